@@ -1,0 +1,98 @@
+-- Eval (LUA-PROCESS.md §4).
+local H = require("harness")
+
+local BOB = H.id("bob")
+
+H.test("an expression's value is printed; no print flag", function()
+  local p = H.spawn()
+  local r = p:eval("1 + 2")
+  H.eq(H.output(r), "3")
+  H.eq(r.Output.print, nil)
+  H.eq(type(r.Output.prompt), "string")
+end)
+
+H.test("a statement block runs when `return <Data>` does not compile", function()
+  local p = H.spawn()
+  local r = p:eval("X = 5\nY = X * 2")
+  H.eq(H.output(r), "")
+  H.eq(p:get("Y"), 10)
+end)
+
+H.test("printed lines come before the value", function()
+  local p = H.spawn()
+  H.eq(H.output(p:eval("print('a'); print('b'); return 7")), "a\nb\n7")
+end)
+
+H.test("strings are shown raw, tables pretty-printed", function()
+  local p = H.spawn()
+  H.eq(H.output(p:eval("'hello'")), "hello")
+  H.eq(H.output(p:eval("{ 1, 2, 3 }")), "{ 1, 2, 3 }")
+  H.eq(H.output(p:eval("{ b = 1, a = 'x' }")), '{\n  a = "x",\n  b = 1\n}')
+end)
+
+H.test("Eval runs in the global environment", function()
+  local p = H.spawn()
+  p:eval("Counter = 41")
+  H.eq(H.output(p:eval("Counter + 1")), "42")
+  H.eq(H.output(p:eval("local x = 1; return _G == _ENV")), "true")
+end)
+
+H.test("syntax error: Error is the compiler's message with chunk name aos", function()
+  local p = H.spawn()
+  local r = p:eval("x = = 1")
+  H.eq(r.Output, nil)
+  H.eq(r.Error:sub(1, 15), '[string "aos"]:')
+  H.contains(r.Error, '[string "aos"]:1: ')
+end)
+
+H.test("runtime error: printed lines, a blank line, error:, the message", function()
+  local p = H.spawn()
+  local r = p:eval("print('partial'); local t = nil; return t.x")
+  H.eq(r.Error, "partial\n\nerror:\n[string \"aos\"]:1: attempt to index a nil value (local 't')")
+  H.eq(r.Output, nil)
+  H.eq(r.Messages, nil, "an Error result carries nothing else")
+end)
+
+H.test("runtime error without output, line numbers kept", function()
+  local p = H.spawn()
+  local r = p:eval("local a = 1\nerror('on line two')")
+  H.eq(r.Error, "\n\nerror:\n[string \"aos\"]:2: on line two")
+end)
+
+H.test("errors are kept in Errors", function()
+  local p = H.spawn()
+  p:eval("error('first')")
+  -- The harness does not roll state back as the CU does; Errors shows what the library recorded.
+  local errors = p:get("Errors")
+  H.contains(errors[#errors], "first")
+end)
+
+H.test("Eval only from the Owner or the process itself", function()
+  local p = H.spawn()
+  local r = p:eval("Hacked = true", BOB)
+  H.eq(p:get("Hacked"), nil)
+  H.contains(H.output(r), "New Message From bob...___: Action = Eval")
+  p:eval("ao.send({ Target = ao.id, Action = 'Eval', Data = 'Self = true' })")
+  local self_msg = { Target = p.id, Tags = { { name = "Action", value = "Eval" } }, Data = "SelfEval = 1" }
+  p:push(self_msg, { id = p.id, module = H.MODULE })
+  H.eq(p:get("SelfEval"), 1, "a message from the process itself may Eval")
+end)
+
+H.test("multiple returned values are joined with tabs", function()
+  local p = H.spawn()
+  H.eq(H.output(p:eval("1, 'b', nil")), "1\tb\tnil")
+end)
+
+H.test("On-Boot = Data evaluates the spawn data", function()
+  local p = H.spawn({ tags = { { "On-Boot", "Data" } }, data = "Booted = 'yes'; print('booting')" })
+  H.eq(p:get("Booted"), "yes")
+  H.eq(H.output(p.spawn_result), "booting")
+end)
+
+H.test("Eval with a JSON Content-Type still evaluates the source text", function()
+  local p = H.spawn()
+  local r = p:send({ action = "Eval", tags = { { "Content-Type", "application/json" } }, data = "{ 1, 2 }" })
+  H.eq(H.output(r), "{ 1, 2 }")
+end)
+
+H.done("eval")

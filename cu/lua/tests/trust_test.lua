@@ -1,0 +1,60 @@
+-- Trust (LUA-PROCESS.md §1.6).
+local H = require("harness")
+
+local PEER = { id = H.id("peer-process"), module = H.MODULE }
+
+H.test("a message signed by its sender is trusted", function()
+  local p = H.spawn()
+  local r = p:send({ from = H.id("anyone"), action = "Hi" })
+  H.contains(H.output(r), "New Message From")
+end)
+
+H.test("pushed by an MU in ao.authorities: trusted", function()
+  local p = H.spawn({ authorities = { H.MU } })
+  p:eval("Handlers.add('h', 'Hi', function(m) Got = m.From end)")
+  p:push({ Target = p.id, Tags = { { name = "Action", value = "Hi" } } }, PEER, H.MU)
+  H.eq(p:get("Got"), PEER.id)
+end)
+
+H.test("pushed by an unknown signer: only the untrusted line", function()
+  local p = H.spawn({ authorities = { H.MU } })
+  p:eval("Handlers.add('h', 'Hi', function(m) Got = m.From end)")
+  local rogue = H.id("rogue-mu")
+  local r = p:push({ Target = p.id, Tags = { { name = "Action", value = "Hi" } } }, PEER, rogue)
+  H.eq(H.output(r), "Message is not trusted! From: " .. PEER.id .. " - Owner: " .. rogue)
+  H.eq(r.Output.print, true)
+  H.eq(#r.Messages, 0)
+  H.eq(p:get("Got"), nil)
+  H.eq(#p:get("Inbox"), 0)
+end)
+
+H.test("From in ao.authorities is trusted too", function()
+  local p = H.spawn({ authorities = { PEER.id } })
+  p:eval("Handlers.add('h', 'Hi', function(m) Got = true end)")
+  p:push({ Target = p.id, Tags = { { name = "Action", value = "Hi" } } }, PEER, H.id("some-mu"))
+  H.eq(p:get("Got"), true)
+end)
+
+H.test("no authorities: pushed messages are refused", function()
+  local p = H.spawn({ authorities = {} })
+  local r = p:push({ Target = p.id, Tags = { { name = "Action", value = "Hi" } } }, PEER, H.MU)
+  H.contains(H.output(r), "Message is not trusted!")
+end)
+
+H.test("ao.isTrusted is callable", function()
+  local p = H.spawn({ authorities = { H.MU } })
+  local trusted = p:run("return ao.isTrusted")
+  H.eq(trusted({ From = "a", Owner = "a" }), true)
+  H.eq(trusted({ From = "a", Owner = H.MU }), true)
+  H.eq(trusted({ From = "a", Owner = "b" }), false)
+end)
+
+H.test("cron messages (From = Owner = process owner) are trusted", function()
+  local p = H.spawn()
+  p:eval("Handlers.add('c', 'Cron', function(m) Ticks = (Ticks or 0) + 1; WasCron = m.Cron end)")
+  p:cron()
+  H.eq(p:get("Ticks"), 1)
+  H.eq(p:get("WasCron"), true)
+end)
+
+H.done("trust")
