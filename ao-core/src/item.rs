@@ -2,6 +2,8 @@
 //! verification. Decoding is strict (PROTOCOL.md §2): every limit is enforced and no input
 //! makes it panic or allocate more than the input's size.
 
+use std::sync::LazyLock;
+
 use crate::crypto::{self, SignatureError, Signer};
 use crate::deep_hash::{deep_hash_blob, deep_hash_list};
 use crate::hash::sha256;
@@ -279,11 +281,16 @@ pub fn signing_message(
     tag_bytes: &[u8],
     data: &[u8],
 ) -> [u8; 48] {
-    let type_text = signature_type.code().to_string();
+    // The first three list items are constants per signature type: hash them once.
+    static PREFIX: LazyLock<[[u8; 48]; 8]> = LazyLock::new(|| {
+        std::array::from_fn(|code| deep_hash_blob((code as u16).to_string().as_bytes()))
+    });
+    static DATAITEM: LazyLock<[u8; 48]> = LazyLock::new(|| deep_hash_blob(b"dataitem"));
+    let code = usize::from(signature_type.code());
     let parts = [
-        deep_hash_blob(b"dataitem"),
-        deep_hash_blob(b"1"),
-        deep_hash_blob(type_text.as_bytes()),
+        *DATAITEM,
+        PREFIX[1],
+        PREFIX[code],
         deep_hash_blob(owner),
         deep_hash_blob(target.map_or(&[][..], |t| &t[..])),
         deep_hash_blob(anchor.map_or(&[][..], |a| &a[..])),

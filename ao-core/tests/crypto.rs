@@ -3,6 +3,7 @@
 //! items is the item decoder's test.
 
 use ao_core::b64;
+use ao_core::crypto::ethereum;
 use ao_core::crypto::rsa::{self, RsaSigner};
 use ao_core::crypto::{
     self, SignatureError, Signer, eip55_checksum, ethereum_address, owner_address,
@@ -289,10 +290,12 @@ fn ethereum_high_s_is_rejected() {
     twin[32..64].fill(0);
     twin[64 - high.len()..64].copy_from_slice(&high);
     twin[64] = if signature[64] == 27 { 28 } else { 27 };
-    assert!(matches!(
+    assert_eq!(
         crypto::verify(SignatureType::Ethereum, &owner, &message, &twin),
-        Err(SignatureError::Ethereum(_))
-    ));
+        Err(SignatureError::Ethereum(
+            "s is in the upper half of the group order (not low-s)"
+        ))
+    );
 }
 
 fn num_bigint_from(bytes: &[u8]) -> num_bigint::BigUint {
@@ -617,6 +620,40 @@ proptest! {
         if t == SignatureType::Arweave {
             prop_assert!(rsa::verify_any_salt(&owner, &message, &signature).is_err());
         }
+    }
+
+    /// Our ecrecover against k256's `recover_from_prehash` (which re-verifies what it recovers):
+    /// on real signatures with either v, and on random r ‖ s.
+    #[test]
+    fn ethereum_recovery_agrees_with_k256(
+        secret in prop::array::uniform32(any::<u8>()),
+        message in prop::collection::vec(any::<u8>(), 0..100),
+        random_rs in prop::array::uniform32(any::<u8>()),
+        flip_v in any::<bool>(),
+        use_random in any::<bool>(),
+    ) {
+        let Ok(signer) = Signer::from_ethereum_secret(&secret) else { return Ok(()) };
+        let mut signature = signer.sign(&message).unwrap();
+        if use_random {
+            signature[..32].copy_from_slice(&random_rs);
+            signature[32] &= 0x7f; // keep s low most of the time
+        }
+        if flip_v {
+            signature[64] ^= 27 ^ 28;
+        }
+        let ours = ethereum::recover(&message, &signature).ok();
+        let hash = ethereum::personal_sign_hash(&message);
+        let theirs = k256::ecdsa::Signature::from_slice(&signature[..64])
+            .ok()
+            .filter(|s| s.normalize_s().is_none())
+            .and_then(|s| {
+                let id = k256::ecdsa::RecoveryId::from_byte(signature[64] - 27)?;
+                k256::ecdsa::VerifyingKey::recover_from_prehash(&hash, &s, id).ok()
+            })
+            .map(|key| key.to_encoded_point(false).as_bytes().to_vec());
+        prop_assert_eq!(ours.map(|k| k.to_vec()), theirs.clone());
+        let verified = crypto::verify(SignatureType::Ethereum, signer.owner(), &message, &signature);
+        prop_assert_eq!(verified.is_ok(), !use_random && !flip_v);
     }
 
     #[test]

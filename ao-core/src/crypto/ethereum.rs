@@ -7,8 +7,14 @@
 //! high-s signatures (libsecp256k1, which arbundles verifies with, rejects them too), or panic on
 //! malformed bytes.
 
-use k256::ecdsa::{RecoveryId, Signature, SigningKey, VerifyingKey};
+use k256::ecdsa::{Signature, SigningKey};
+use k256::elliptic_curve::PrimeField;
+use k256::elliptic_curve::ops::{Invert, LinearCombination, Reduce};
+use k256::elliptic_curve::point::DecompressPoint;
 use k256::elliptic_curve::scalar::IsHigh;
+use k256::elliptic_curve::sec1::ToEncodedPoint;
+use k256::elliptic_curve::subtle::Choice;
+use k256::{AffinePoint, ProjectivePoint, Scalar, U256};
 use sha3::{Digest, Keccak256};
 
 use super::SignatureError;
@@ -38,32 +44,8 @@ pub fn personal_sign_hash(message: &[u8]) -> [u8; 32] {
 /// Verifies `signature` (`r ‖ s ‖ v`) by the 65-byte uncompressed key `owner` over `message`:
 /// recovers the signer's key from the EIP-191 hash and `v`, and compares it with the owner.
 pub fn verify(owner: &[u8], message: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
-    if owner.len() != PUBLIC_KEY_LEN || owner[0] != 0x04 {
-        return Err(SignatureError::InvalidKey {
-            what: "Ethereum",
-            why: "owner is not a 65-byte uncompressed point (04 ‖ X ‖ Y)",
-        });
-    }
-    let (rs, v) = match signature {
-        [rs @ .., v] if rs.len() == 64 => (rs, *v),
-        _ => return Err(SignatureError::Ethereum("signature is not 65 bytes")),
-    };
-    let recovery_id = match v {
-        27 | 28 => RecoveryId::from_byte(v - 27),
-        _ => None,
-    }
-    .ok_or(SignatureError::Ethereum("v must be 27 or 28"))?;
-    let sig = Signature::from_slice(rs)
-        .map_err(|_| SignatureError::Ethereum("r or s is zero or not below the group order"))?;
-    if bool::from(sig.s().is_high()) {
-        return Err(SignatureError::Ethereum(
-            "s is in the upper half of the group order (not low-s)",
-        ));
-    }
-    let hash = personal_sign_hash(message);
-    let recovered = VerifyingKey::recover_from_prehash(&hash, &sig, recovery_id)
-        .map_err(|_| SignatureError::Ethereum("no public key recovers from r, s and v"))?;
-    if recovered.to_encoded_point(false).as_bytes() == owner {
+    check_owner(owner)?;
+    if recover(message, signature)?[..] == *owner {
         Ok(())
     } else {
         Err(SignatureError::Ethereum(
@@ -72,15 +54,72 @@ pub fn verify(owner: &[u8], message: &[u8], signature: &[u8]) -> Result<(), Sign
     }
 }
 
-/// The EIP-55 `0x…` address of a 65-byte uncompressed owner: the last 20 bytes of
-/// keccak256(X ‖ Y). What the CU gives the process as `msg.Owner`/`From` for type-3 items.
-pub fn ethereum_address(owner: &[u8]) -> Result<String, SignatureError> {
+/// The 65-byte uncompressed public key that signed `message` (EIP-191) with `r ‖ s ‖ v`.
+/// Enforces v ∈ {27, 28}, 0 < r, s < order and low s.
+pub fn recover(message: &[u8], signature: &[u8]) -> Result<[u8; PUBLIC_KEY_LEN], SignatureError> {
+    let (rs, v) = match signature {
+        [rs @ .., v] if rs.len() == 64 => (rs, *v),
+        _ => return Err(SignatureError::Ethereum("signature is not 65 bytes")),
+    };
+    let y_odd = match v {
+        27 => false,
+        28 => true,
+        _ => return Err(SignatureError::Ethereum("v must be 27 or 28")),
+    };
+    let sig = Signature::from_slice(rs)
+        .map_err(|_| SignatureError::Ethereum("r or s is zero or not below the group order"))?;
+    if bool::from(sig.s().is_high()) {
+        return Err(SignatureError::Ethereum(
+            "s is in the upper half of the group order (not low-s)",
+        ));
+    }
+    let hash = personal_sign_hash(message);
+
+    // ecrecover: R is the curve point with x = r and the parity v selects; then
+    // Q = r⁻¹·(s·R − z·G). This is k256's `recover_from_prehash` without its final
+    // `verify_prehash`, which would repeat the scalar multiplication: a Q recovered this way
+    // satisfies s·R = z·G + r·Q with x(R) = r, which is exactly the ECDSA verification equation,
+    // so comparing Q with the owner is the whole check (the tests cross-check against k256).
+    let (r, s) = sig.split_scalars();
+    let z = <Scalar as Reduce<U256>>::reduce_bytes(&hash.into());
+    let big_r = Option::<AffinePoint>::from(AffinePoint::decompress(
+        &r.to_repr(),
+        Choice::from(u8::from(y_odd)),
+    ))
+    .ok_or(SignatureError::Ethereum(
+        "r is not the x coordinate of a curve point",
+    ))?;
+    let r_inv = *r.invert_vartime();
+    let u1 = -(r_inv * z);
+    let u2 = r_inv * *s;
+    let q = ProjectivePoint::lincomb(
+        &ProjectivePoint::GENERATOR,
+        &u1,
+        &ProjectivePoint::from(big_r),
+        &u2,
+    );
+    // The identity encodes as one byte, so it never passes as a 65-byte key.
+    q.to_affine()
+        .to_encoded_point(false)
+        .as_bytes()
+        .try_into()
+        .map_err(|_| SignatureError::Ethereum("recovered key is the point at infinity"))
+}
+
+fn check_owner(owner: &[u8]) -> Result<(), SignatureError> {
     if owner.len() != PUBLIC_KEY_LEN || owner[0] != 0x04 {
         return Err(SignatureError::InvalidKey {
             what: "Ethereum",
             why: "owner is not a 65-byte uncompressed point (04 ‖ X ‖ Y)",
         });
     }
+    Ok(())
+}
+
+/// The EIP-55 `0x…` address of a 65-byte uncompressed owner: the last 20 bytes of
+/// keccak256(X ‖ Y). What the CU gives the process as `msg.Owner`/`From` for type-3 items.
+pub fn ethereum_address(owner: &[u8]) -> Result<String, SignatureError> {
+    check_owner(owner)?;
     let hash = keccak256(&[&owner[1..]]);
     Ok(eip55_checksum(&hex_lower(&hash[12..])))
 }
