@@ -1,0 +1,251 @@
+//! Engine micro-benchmarks (BENCHMARKS.md format: one `name value unit` line per figure).
+//! Run: `cargo bench -p cu --bench engine`. W1 runs on the process library in `cu/lua`
+//! (bundled from its manifest as the CU will); W2 comes with the CU server step.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Instant;
+
+use cu::{Limits, Module, Process};
+use serde_json::{Value as Json, json};
+
+const TINY: &str = r#"
+return { handle = function(msg, env)
+  Count = (Count or 0) + 1
+  local t = {}
+  for i = 1, 10 do t[i] = i * 2 end
+  Seen = Seen or {}
+  Seen[Count % 100] = msg.Tags[1].value .. #t
+  return { Output = Count, Messages = {} }
+end }
+"#;
+
+const EVAL: &str = r#"
+return { handle = function(msg, env)
+  return { Output = assert(load(msg.Data))() }
+end }
+"#;
+
+const ENTRIES: &str = "Balances = {} for i = 1, 1000 do \
+    Balances[string.format('ACCT%039d', i)] = 1000000000 + i end";
+
+fn module(source: &str) -> Arc<Module> {
+    Arc::new(Module::parse(source.as_bytes()).expect("bench module parses"))
+}
+
+fn message(i: u64) -> Json {
+    json!({
+        "Id": format!("msg-{i}"), "From": "sender", "Owner": "sender", "Target": "pid",
+        "Timestamp": 1_700_000_000_000_u64 + i, "Block-Height": 1000, "Data": "",
+        "Tags": [{"name": "Action", "value": "Ping"}, {"name": "Reference", "value": i.to_string()}],
+    })
+}
+
+fn env() -> Json {
+    json!({"Process": {"Id": "pid", "Owner": "owner", "Tags": []}, "Module": {"Id": "mid", "Tags": []}})
+}
+
+fn library() -> Arc<Module> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lua");
+    let manifest: Json =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let mut modules = serde_json::Map::new();
+    for (name, file) in manifest["modules"].as_object().unwrap() {
+        let source = std::fs::read_to_string(dir.join(file.as_str().unwrap())).unwrap();
+        modules.insert(name.clone(), Json::String(source));
+    }
+    let bundle = json!({ "main": manifest["main"], "modules": modules });
+    Arc::new(Module::parse(bundle.to_string().as_bytes()).unwrap())
+}
+
+const PID: &str = "w1-process-000000000000000000000000000000000";
+const OWNER: &str = "w1-owner-00000000000000000000000000000000000";
+const PINGER: &str = "w1-pinger-0000000000000000000000000000000000";
+
+fn library_env() -> Json {
+    json!({
+        "Process": { "Id": PID, "Owner": OWNER, "Tags": [{ "name": "Module", "value": "mod" }] },
+        "Module": { "Id": "mod", "Owner": OWNER, "Tags": [] },
+    })
+}
+
+fn library_message(nonce: i64, from: &str, action: &str, data: &str) -> Json {
+    let id = if nonce == 0 {
+        PID.to_owned()
+    } else {
+        format!("w1-msg-{nonce:036}")
+    };
+    json!({
+        "Id": id, "Signature": "sig", "Owner": from, "From": from, "Target": PID, "Data": data,
+        "Tags": [{ "name": "Action", "value": action }], "Epoch": 0, "Nonce": nonce,
+        "Timestamp": 1_700_000_000_000_i64 + nonce, "Block-Height": 1_500_000,
+        "Hash-Chain": "chain", "Cron": false,
+    })
+}
+
+/// W1 of BENCHMARKS.md, engine only (messages built ahead, results checked).
+fn w1(n: i64) -> (f64, usize) {
+    let mut p = Process::new(library(), Limits::default()).unwrap();
+    let env = library_env();
+    let mut nonce = 0;
+    let mut send = |p: &mut Process, from: &str, action: &str, data: &str| {
+        let result = p
+            .handle(&library_message(nonce, from, action, data), &env)
+            .unwrap();
+        nonce += 1;
+        assert_eq!(result.failure, None, "{}", result.result);
+        result.result
+    };
+    send(&mut p, OWNER, "Spawn", "");
+    send(
+        &mut p,
+        OWNER,
+        "Eval",
+        "Handlers.add('ping', Handlers.utils.hasMatchingTag('Action','Ping'), \
+        function(m) Count = (Count or 0) + 1; ao.send({Target=m.From, Data='pong'}) end)",
+    );
+    for _ in 0..200 {
+        send(&mut p, PINGER, "Ping", "");
+    }
+    send(&mut p, OWNER, "Eval", "Count = 0");
+    let idle_memory = p.used_memory();
+    let pings: Vec<Json> = (0..n)
+        .map(|i| library_message(nonce + i, PINGER, "Ping", ""))
+        .collect();
+    let start = Instant::now();
+    for ping in &pings {
+        let result = p.handle(ping, &env).unwrap().result;
+        assert_eq!(
+            result["Messages"].as_array().map(Vec::len),
+            Some(1),
+            "one pong: {result}"
+        );
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let count = p
+        .handle(&library_message(nonce + n, OWNER, "Eval", "Count"), &env)
+        .unwrap();
+    let shown = count.result["Output"]["data"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(shown.contains(&n.to_string()), "Count == N, got {shown}");
+    let start = Instant::now();
+    let checkpoint = p.checkpoint().unwrap();
+    println!(
+        "checkpoint_library_state_save {:.0} us",
+        start.elapsed().as_secs_f64() * 1e6
+    );
+    println!(
+        "checkpoint_library_state_bytes {} bytes",
+        checkpoint.bytes.len()
+    );
+    let start = Instant::now();
+    black_box(Process::restore(library(), Limits::default(), &checkpoint).unwrap());
+    println!(
+        "checkpoint_library_state_restore {:.0} us",
+        start.elapsed().as_secs_f64() * 1e6
+    );
+    (n as f64 / elapsed, idle_memory)
+}
+
+fn handle_rate(interval: usize) -> f64 {
+    let mut p = Process::new(module(TINY), Limits::default()).unwrap();
+    p.set_checkpoint_interval(interval);
+    let env = env();
+    let messages: Vec<Json> = (0..20_000).map(message).collect();
+    for m in &messages[..200] {
+        p.handle(m, &env).unwrap();
+    }
+    let start = Instant::now();
+    let mut last = Json::Null;
+    for m in &messages[200..] {
+        last = p.handle(m, &env).unwrap().result;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    assert_eq!(last["Output"], 20_000, "every message counted");
+    (messages.len() - 200) as f64 / elapsed
+}
+
+fn main() {
+    // The engine's documented stack (see `STACK_BYTES_MIN`).
+    std::thread::Builder::new()
+        .stack_size(cu::engine::STACK_BYTES_MIN)
+        .spawn(run)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+fn run() {
+    let (rate, memory) = w1(10_000);
+    println!("w1_ping_engine {rate:.0} msgs/s");
+    println!("memory_library_process_after_w1_setup {memory} bytes");
+    println!("handle_tiny_module {:.0} calls/s", handle_rate(usize::MAX));
+    println!(
+        "handle_tiny_module_checkpoint_every_256 {:.0} calls/s",
+        handle_rate(256)
+    );
+
+    let start = Instant::now();
+    let idle: Vec<Process> = (0..100)
+        .map(|_| Process::new(module(TINY), Limits::default()).unwrap())
+        .collect();
+    println!(
+        "process_new {:.1} us",
+        start.elapsed().as_secs_f64() * 1e6 / 100.0
+    );
+    let memory: usize = idle.iter().map(Process::used_memory).sum();
+    println!("memory_per_idle_process {} bytes", memory / idle.len());
+    let mut p = Process::new(module(TINY), Limits::default()).unwrap();
+    p.handle(&message(0), &env()).unwrap();
+    println!("memory_after_first_message {} bytes", p.used_memory());
+
+    let mut p = Process::new(module(EVAL), Limits::default()).unwrap();
+    p.handle(&json!({"Data": ENTRIES}), &env()).unwrap();
+    let rounds = 50;
+    let start = Instant::now();
+    let mut checkpoint = None;
+    for _ in 0..rounds {
+        checkpoint = Some(p.checkpoint().unwrap());
+    }
+    let save = start.elapsed().as_secs_f64() / rounds as f64;
+    let checkpoint = checkpoint.unwrap();
+    println!(
+        "checkpoint_1000_entries_bytes {} bytes",
+        checkpoint.bytes.len()
+    );
+    println!("checkpoint_1000_entries_save {:.0} us", save * 1e6);
+    let start = Instant::now();
+    for _ in 0..rounds {
+        let restored = Process::restore(module(EVAL), Limits::default(), &checkpoint).unwrap();
+        black_box(restored);
+    }
+    let restore = start.elapsed().as_secs_f64() / rounds as f64;
+    println!("checkpoint_1000_entries_restore {:.0} us", restore * 1e6);
+    let mut restored = Process::restore(module(EVAL), Limits::default(), &checkpoint).unwrap();
+    assert_eq!(
+        restored.checkpoint().unwrap().hash,
+        checkpoint.hash,
+        "restore is exact"
+    );
+
+    // A failed message: restore from the checkpoint just taken plus replay of nothing.
+    let fail = json!({"Data": "Balances = nil error('x')"});
+    let start = Instant::now();
+    for _ in 0..rounds {
+        let evaluation = p.handle(&fail, &env()).unwrap();
+        assert!(evaluation.failure.is_some());
+    }
+    let rollback = start.elapsed().as_secs_f64() / rounds as f64;
+    println!("rollback_1000_entries {:.0} us", rollback * 1e6);
+    let check = p.handle(
+        &json!({"Data": "return Balances[string.format('ACCT%039d', 7)]"}),
+        &env(),
+    );
+    assert_eq!(
+        check.unwrap().result["Output"],
+        1_000_000_007,
+        "rollback kept the state"
+    );
+}
