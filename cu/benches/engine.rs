@@ -1,6 +1,7 @@
 //! Engine micro-benchmarks (BENCHMARKS.md format: one `name value unit` line per figure).
 //! Run: `cargo bench -p cu --bench engine`. W1 runs on the process library in `cu/lua`
-//! (bundled from its manifest as the CU will); W2 comes with the CU server step.
+//! (bundled from its manifest as the CU will), and so does W2 (its check value is compared with a
+//! simulation of the same transfers in Rust).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -149,6 +150,133 @@ fn w1(n: i64) -> (f64, usize) {
     (n as f64 / elapsed, idle_memory)
 }
 
+/// The W2 handler of BENCHMARKS.md, installed by one Eval.
+const W2_SETUP: &str = "Balances = {}
+for i = 1, 1000 do Balances[string.format('ACCT%039d', i)] = 1000000000 end
+TransferErrors = 0
+Handlers.add('transfer', Handlers.utils.hasMatchingTag('Action', 'Transfer'), function(m)
+  local qty = tonumber(m.Tags.Quantity)
+  local to = m.Tags.Recipient
+  local from = m.From
+  if qty and qty > 0 and (Balances[from] or 0) >= qty then
+    Balances[from] = Balances[from] - qty
+    Balances[to] = (Balances[to] or 0) + qty
+    ao.send({Target = from, Action = 'Debit-Notice', Recipient = to, Quantity = tostring(qty)})
+    ao.send({Target = to, Action = 'Credit-Notice', Sender = from, Quantity = tostring(qty)})
+  else
+    TransferErrors = TransferErrors + 1
+    ao.send({Target = from, Action = 'Transfer-Error'})
+  end
+end)";
+
+const W2_CHECK: &str = "local total, s = 0, 0
+for i = 1, 1000 do
+  local b = Balances[string.format('ACCT%039d', i)]
+  total = total + b
+  s = (s + i * b) % 1000000007
+end
+return total .. ':' .. s .. ':' .. TransferErrors";
+
+fn account(i: u64) -> String {
+    format!("ACCT{i:039}")
+}
+
+/// The transfer sequence of W2: a 32-bit LCG with seed 42.
+struct Transfers(u64);
+
+impl Iterator for Transfers {
+    type Item = (u64, u64, u64);
+    fn next(&mut self) -> Option<(u64, u64, u64)> {
+        let mut step = || {
+            self.0 = (self.0 * 1_664_525 + 1_013_904_223) % (1 << 32);
+            self.0
+        };
+        let a = 1 + step() % 1000;
+        let mut b = 1 + step() % 1000;
+        if b == a {
+            b = 1 + b % 1000;
+        }
+        let qty = 1 + step() % 1000;
+        Some((a, b, qty))
+    }
+}
+
+/// The expected W2 check value, by simulating the same transfers in Rust.
+fn w2_expected(transfers: usize) -> String {
+    let mut balances = vec![1_000_000_000u64; 1001];
+    let mut errors = 0;
+    for (a, b, qty) in Transfers(42).take(transfers) {
+        if balances[a as usize] >= qty {
+            balances[a as usize] -= qty;
+            balances[b as usize] += qty;
+        } else {
+            errors += 1;
+        }
+    }
+    let total: u64 = balances[1..].iter().sum();
+    let s = (1..=1000u64).fold(0, |s, i| (s + i * balances[i as usize]) % 1_000_000_007);
+    format!("{total}:{s}:{errors}")
+}
+
+fn transfer_message(nonce: i64, (a, b, qty): (u64, u64, u64)) -> Json {
+    let mut m = library_message(nonce, &account(a), "Transfer", "");
+    m["Tags"] = json!([
+        { "name": "Action", "value": "Transfer" },
+        { "name": "Recipient", "value": account(b) },
+        { "name": "Quantity", "value": qty.to_string() },
+    ]);
+    m
+}
+
+/// W2 of BENCHMARKS.md, engine only: returns msgs/s and the check value (compared here).
+fn w2(n: usize) -> (f64, String) {
+    let mut p = Process::new(library(), Limits::default()).unwrap();
+    let env = library_env();
+    let mut nonce = 0;
+    let handle = |p: &mut Process, m: Json| {
+        let evaluation = p.handle(&m, &env).unwrap();
+        assert_eq!(evaluation.failure, None, "{}", evaluation.result);
+        evaluation.result
+    };
+    handle(&mut p, library_message(nonce, OWNER, "Spawn", ""));
+    nonce += 1;
+    handle(&mut p, library_message(nonce, OWNER, "Eval", W2_SETUP));
+    nonce += 1;
+    let mut transfers = Transfers(42);
+    for t in transfers.by_ref().take(200) {
+        handle(&mut p, transfer_message(nonce, t));
+        nonce += 1;
+    }
+    let timed: Vec<Json> = transfers
+        .take(n)
+        .enumerate()
+        .map(|(i, t)| transfer_message(nonce + i as i64, t))
+        .collect();
+    nonce += n as i64;
+    let start = Instant::now();
+    for m in &timed {
+        let result = p.handle(m, &env).unwrap().result;
+        assert_eq!(
+            result["Messages"].as_array().map(Vec::len),
+            Some(2),
+            "a debit and a credit notice: {result}"
+        );
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let check = handle(&mut p, library_message(nonce, OWNER, "Eval", W2_CHECK));
+    let shown = check["Output"]["data"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let expected = w2_expected(200 + n);
+    assert!(
+        shown.contains(&expected),
+        "W2 check: the process says {shown:?}, the simulation {expected}"
+    );
+    assert!(expected.ends_with(":0"), "zero transfer errors");
+    (n as f64 / elapsed, expected)
+}
+
 fn handle_rate(interval: usize) -> f64 {
     let mut p = Process::new(module(TINY), Limits::default()).unwrap();
     p.set_checkpoint_interval(interval);
@@ -181,6 +309,9 @@ fn run() {
     let (rate, memory) = w1(10_000);
     println!("w1_ping_engine {rate:.0} msgs/s");
     println!("memory_library_process_after_w1_setup {memory} bytes");
+    let (rate, check) = w2(10_000);
+    println!("w2_transfer_engine {rate:.0} msgs/s");
+    println!("w2_check {check} value");
     println!("handle_tiny_module {:.0} calls/s", handle_rate(usize::MAX));
     println!(
         "handle_tiny_module_checkpoint_every_256 {:.0} calls/s",
