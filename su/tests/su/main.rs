@@ -1,0 +1,8 @@
+//! The SU's integration tests: real sockets on 127.0.0.1:0, `su::run` (or the `ao-su` binary
+//! for crash safety), reqwest as the client.
+
+mod api;
+mod assign;
+mod common;
+mod load;
+mod outbox;
