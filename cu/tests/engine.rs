@@ -836,3 +836,22 @@ fn process_library_runs_ping_rolls_back_and_checkpoints() {
         here.result
     );
 }
+
+#[test]
+fn dry_run_leaves_no_trace() {
+    let mut p = process();
+    out(&mut p, "Count = 1 return Count");
+    let before = p.checkpoint().expect("checkpoint").hash;
+    out(&mut p, "Count = Count + 1 return Count");
+    let dry = p
+        .dry_run(&msg("Count = Count + 10 return Count"), &env())
+        .expect("engine works");
+    assert_eq!(dry.result["Output"], 12);
+    let failed = p
+        .dry_run(&msg("Count = 99 error('no')"), &env())
+        .expect("engine works");
+    assert!(failed.failure.is_some());
+    assert_eq!(out(&mut p, "return Count"), 2);
+    out(&mut p, "Count = Count - 1");
+    assert_eq!(p.checkpoint().expect("checkpoint").hash, before);
+}

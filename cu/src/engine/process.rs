@@ -116,6 +116,19 @@ impl Process {
         Ok(evaluation)
     }
 
+    /// Evaluates `msg` on the current state and then discards every effect, successful or not
+    /// (a dry run): the state afterwards is exactly the state before. The state is checkpointed
+    /// first when that is possible, so throwing the effects away costs one restore and no
+    /// replay. Call it on a thread with at least [`STACK_BYTES_MIN`] of stack.
+    pub fn dry_run(&mut self, msg: &Json, env: &Json) -> Result<Evaluation, Error> {
+        if !self.since.is_empty() {
+            self.try_checkpoint()?;
+        }
+        let evaluation = evaluate(&self.state, self.module.main(), self.limits, msg, env);
+        self.roll_back()?;
+        Ok(evaluation)
+    }
+
     /// The current state as canonical bytes and their SHA-256. Also becomes the rollback base.
     pub fn checkpoint(&mut self) -> Result<Checkpoint, Error> {
         self.state.lift_memory_limit()?;

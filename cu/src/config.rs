@@ -1,0 +1,157 @@
+//! The CU's configuration: every flag (each with a `CU_*` environment variable) parsed once into
+//! a plain [`Config`] that is passed down. Must never be read again below this module: nothing
+//! else in the crate touches `std::env`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Messages between two stored checkpoints of a process.
+pub const CHECKPOINT_EVERY_DEFAULT: u64 = 100;
+/// Schedule entries asked of the SU per page (the SU honours at most 1000).
+pub const SCHEDULE_PAGE_DEFAULT: usize = 500;
+/// `/results` page size when the client gives no `limit`.
+pub const RESULTS_LIMIT_DEFAULT: usize = 25;
+/// The largest `limit` a `/results` page honours.
+pub const RESULTS_LIMIT_MAX: usize = 1000;
+
+/// Everything the CU needs to know, decided before it starts.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Holds the database (`cu.redb`) and, unless `wallet` is given, `wallet.json`.
+    pub data_dir: PathBuf,
+    /// A JWK wallet file (Arweave RSA or ed25519). Without it the CU uses (or creates) an
+    /// ed25519 wallet in `data_dir`.
+    pub wallet: Option<PathBuf>,
+    /// Base URL of the one SU this CU reads schedules from, without a trailing slash.
+    pub su_url: String,
+    /// Base URL of the gateway modules are read from, without a trailing slash.
+    pub gateway_url: String,
+    /// Messages between two stored checkpoints of a process (at least 1).
+    pub checkpoint_every: u64,
+    /// Schedule entries asked of the SU per page.
+    pub schedule_page: usize,
+    /// Processes held in memory at once (one thread each); more are answered 503.
+    pub processes_max: usize,
+    /// Requests queued on one process; more are answered 503.
+    pub mailbox_max: usize,
+    /// A process unused this long is checkpointed and unloaded.
+    pub idle_timeout: Duration,
+    /// Timeout of every request to the SU and the gateway.
+    pub upstream_timeout: Duration,
+    /// The largest module accepted from the gateway, bytes.
+    pub module_bytes_max: usize,
+    /// The largest `POST /dry-run` body, bytes.
+    pub dry_run_bytes_max: usize,
+}
+
+impl Config {
+    /// The defaults, with the database in `data_dir`, reading from `su_url` and `gateway_url`.
+    pub fn new(
+        data_dir: impl Into<PathBuf>,
+        su_url: impl Into<String>,
+        gateway_url: impl Into<String>,
+    ) -> Config {
+        Config {
+            data_dir: data_dir.into(),
+            wallet: None,
+            su_url: trim_slash(su_url.into()),
+            gateway_url: trim_slash(gateway_url.into()),
+            checkpoint_every: CHECKPOINT_EVERY_DEFAULT,
+            schedule_page: SCHEDULE_PAGE_DEFAULT,
+            processes_max: 1024,
+            mailbox_max: 1024,
+            idle_timeout: Duration::from_secs(600),
+            upstream_timeout: Duration::from_secs(30),
+            module_bytes_max: 64 << 20,
+            dry_run_bytes_max: 1 << 20,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} must be at least 1")]
+    Zero { name: &'static str },
+}
+
+/// The `ao-cu` command line; every flag also reads a `CU_*` environment variable.
+#[derive(Debug, Parser)]
+#[command(name = "ao-cu", version, about = "AO compute unit")]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "CU_LISTEN", default_value = "127.0.0.1:6363")]
+    pub listen: SocketAddr,
+    /// Directory for the database and the generated wallet.
+    #[arg(long, env = "CU_DATA_DIR", default_value = "./cu-data")]
+    pub data_dir: PathBuf,
+    /// JWK wallet file (Arweave RSA or ed25519 OKP). Default: `<data-dir>/wallet.json`,
+    /// an ed25519 key created on first run.
+    #[arg(long, env = "CU_WALLET")]
+    pub wallet: Option<PathBuf>,
+    /// Base URL of the SU that schedules the processes this CU evaluates.
+    #[arg(long, env = "CU_SU_URL", default_value = "http://127.0.0.1:9000")]
+    pub su_url: String,
+    /// Base URL of the gateway modules are read from (`/raw/{id}`, `/graphql`).
+    #[arg(long, env = "CU_GATEWAY_URL", default_value = "http://127.0.0.1:4000")]
+    pub gateway_url: String,
+    /// Messages between two stored checkpoints of a process.
+    #[arg(long, env = "CU_CHECKPOINT_EVERY", default_value_t = CHECKPOINT_EVERY_DEFAULT)]
+    pub checkpoint_every: u64,
+    /// Schedule entries asked of the SU per page.
+    #[arg(long, env = "CU_SCHEDULE_PAGE", default_value_t = SCHEDULE_PAGE_DEFAULT)]
+    pub schedule_page: usize,
+    /// Processes held in memory at once.
+    #[arg(long, env = "CU_PROCESSES_MAX", default_value_t = 1024)]
+    pub processes_max: usize,
+    /// Requests queued per process.
+    #[arg(long, env = "CU_MAILBOX_MAX", default_value_t = 1024)]
+    pub mailbox_max: usize,
+    /// Seconds a process may stay unused before it is unloaded.
+    #[arg(long, env = "CU_IDLE_TIMEOUT_SECS", default_value_t = 600)]
+    pub idle_timeout_secs: u64,
+    /// Seconds any request to the SU or the gateway may take.
+    #[arg(long, env = "CU_UPSTREAM_TIMEOUT_SECS", default_value_t = 30)]
+    pub upstream_timeout_secs: u64,
+    /// Largest module, bytes.
+    #[arg(long, env = "CU_MODULE_BYTES_MAX", default_value_t = 64 << 20)]
+    pub module_bytes_max: usize,
+    /// Largest dry-run body, bytes.
+    #[arg(long, env = "CU_DRY_RUN_BYTES_MAX", default_value_t = 1 << 20)]
+    pub dry_run_bytes_max: usize,
+}
+
+impl Args {
+    /// The listen address and the configuration.
+    pub fn into_config(self) -> Result<(SocketAddr, Config), ConfigError> {
+        for (name, value) in [
+            ("--checkpoint-every", self.checkpoint_every as usize),
+            ("--schedule-page", self.schedule_page),
+            ("--processes-max", self.processes_max),
+            ("--mailbox-max", self.mailbox_max),
+            ("--module-bytes-max", self.module_bytes_max),
+            ("--dry-run-bytes-max", self.dry_run_bytes_max),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Zero { name });
+            }
+        }
+        let mut config = Config::new(self.data_dir, self.su_url, self.gateway_url);
+        config.wallet = self.wallet;
+        config.checkpoint_every = self.checkpoint_every;
+        config.schedule_page = self.schedule_page;
+        config.processes_max = self.processes_max;
+        config.mailbox_max = self.mailbox_max;
+        config.idle_timeout = Duration::from_secs(self.idle_timeout_secs.max(1));
+        config.upstream_timeout = Duration::from_secs(self.upstream_timeout_secs.max(1));
+        config.module_bytes_max = self.module_bytes_max;
+        config.dry_run_bytes_max = self.dry_run_bytes_max;
+        Ok((self.listen, config))
+    }
+}
+
+fn trim_slash(url: String) -> String {
+    url.trim_end_matches('/').to_owned()
+}

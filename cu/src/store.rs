@@ -1,0 +1,280 @@
+//! The results database (redb, one file `cu.redb` in the data directory): evaluated results,
+//! the message index, each process's latest evaluated nonce and its latest checkpoint.
+//!
+//! Must never: decide what a result is (the workers do), or let a result and the nonce that
+//! says it exists be written apart. Invariant: a [`Batch`] is one transaction, so `latest`
+//! never names a nonce whose result is missing, and a checkpoint is never ahead of `latest`.
+//!
+//! Schema (ids are raw 32-byte keys; nonces big-endian so keys sort by them):
+//! - `results`: process ++ nonce → result JSON bytes
+//! - `message_nonces`: message id ++ process → nonce (a message may go to several processes)
+//! - `latest`: process → highest evaluated nonce
+//! - `checkpoints`: process → [`StoredCheckpoint`] (postcard)
+
+use std::path::Path;
+
+use ao_core::Id;
+use redb::{Database, ReadableDatabase, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+/// The database file inside the data directory.
+pub const DB_FILE: &str = "cu.redb";
+
+const RESULTS: TableDefinition<&[u8; 40], &[u8]> = TableDefinition::new("results");
+const MESSAGE_NONCES: TableDefinition<&[u8; 64], u64> = TableDefinition::new("message_nonces");
+const LATEST: TableDefinition<&[u8; 32], u64> = TableDefinition::new("latest");
+const CHECKPOINTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("checkpoints");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] redb::Error),
+    #[error("record encoding error: {0}")]
+    Encoding(#[from] postcard::Error),
+    #[error("cannot create the data directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Db(e.into())
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// A process state and where in the schedule it stands: enough for `ScheduleReader::resume`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredCheckpoint {
+    /// The nonce of the last message the state includes.
+    pub nonce: u64,
+    pub assignment_id: [u8; 32],
+    pub hash_chain: [u8; 32],
+    pub timestamp: u64,
+    pub block_height: u64,
+    /// `Checkpoint::bytes`.
+    pub state: Vec<u8>,
+}
+
+/// One evaluated message.
+#[derive(Debug, Clone)]
+pub struct Evaluated {
+    pub nonce: u64,
+    pub message_id: Id,
+    /// The result object as JSON.
+    pub result: Vec<u8>,
+}
+
+/// What one worker commits at once: consecutive results and perhaps a newer checkpoint.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub process: Id,
+    pub evaluated: Vec<Evaluated>,
+    pub checkpoint: Option<StoredCheckpoint>,
+}
+
+/// A page of stored results: `(nonce, result JSON)`, and whether more lie in the range.
+pub type ResultsPage = (Vec<(u64, Vec<u8>)>, bool);
+
+pub struct Store {
+    db: Database,
+}
+
+fn result_key(process: &Id, nonce: u64) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..32].copy_from_slice(process.as_bytes());
+    key[32..].copy_from_slice(&nonce.to_be_bytes());
+    key
+}
+
+fn message_key(message: &Id, process: &Id) -> [u8; 64] {
+    let mut key = [0u8; 64];
+    key[..32].copy_from_slice(message.as_bytes());
+    key[32..].copy_from_slice(process.as_bytes());
+    key
+}
+
+impl Store {
+    /// Opens (or creates) `dir/cu.redb` with every table.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir)?;
+        let db = Database::create(dir.join(DB_FILE))?;
+        let tx = db.begin_write()?;
+        tx.open_table(RESULTS)?;
+        tx.open_table(MESSAGE_NONCES)?;
+        tx.open_table(LATEST)?;
+        tx.open_table(CHECKPOINTS)?;
+        tx.commit()?;
+        Ok(Store { db })
+    }
+
+    /// Writes a batch in one durable transaction.
+    pub fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut results = tx.open_table(RESULTS)?;
+            let mut nonces = tx.open_table(MESSAGE_NONCES)?;
+            let mut latest = tx.open_table(LATEST)?;
+            for e in &batch.evaluated {
+                results.insert(&result_key(&batch.process, e.nonce), e.result.as_slice())?;
+                nonces.insert(&message_key(&e.message_id, &batch.process), e.nonce)?;
+            }
+            if let Some(last) = batch.evaluated.last() {
+                latest.insert(batch.process.as_bytes(), last.nonce)?;
+            }
+            if let Some(checkpoint) = &batch.checkpoint {
+                let bytes = postcard::to_allocvec(checkpoint)?;
+                tx.open_table(CHECKPOINTS)?
+                    .insert(batch.process.as_bytes(), bytes.as_slice())?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn result(&self, process: &Id, nonce: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(RESULTS)?;
+        Ok(table
+            .get(&result_key(process, nonce))?
+            .map(|v| v.value().to_vec()))
+    }
+
+    /// The nonce `message` was evaluated at in `process`, if it was.
+    pub fn message_nonce(&self, message: &Id, process: &Id) -> Result<Option<u64>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(MESSAGE_NONCES)?;
+        Ok(table
+            .get(&message_key(message, process))?
+            .map(|v| v.value()))
+    }
+
+    /// The highest evaluated nonce of `process`.
+    pub fn latest(&self, process: &Id) -> Result<Option<u64>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(LATEST)?;
+        Ok(table.get(process.as_bytes())?.map(|v| v.value()))
+    }
+
+    pub fn checkpoint(&self, process: &Id) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(CHECKPOINTS)?;
+        match table.get(process.as_bytes())? {
+            Some(v) => Ok(Some(postcard::from_bytes(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Up to `limit` results with nonces in `low..=high`, ascending or descending, and
+    /// whether more lie in the range beyond them.
+    pub fn results_page(
+        &self,
+        process: &Id,
+        low: u64,
+        high: u64,
+        descending: bool,
+        limit: usize,
+    ) -> Result<ResultsPage, StoreError> {
+        if low > high || limit == 0 {
+            return Ok((Vec::new(), false));
+        }
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(RESULTS)?;
+        let (first, last) = (result_key(process, low), result_key(process, high));
+        let range = table.range::<&[u8; 40]>(&first..=&last)?;
+        let mut entries = Vec::new();
+        let mut more = false;
+        let mut push = |entry: Result<_, redb::StorageError>| -> Result<bool, StoreError> {
+            let (key, value): (redb::AccessGuard<&[u8; 40]>, redb::AccessGuard<&[u8]>) = entry?;
+            if entries.len() == limit {
+                more = true;
+                return Ok(false);
+            }
+            let mut nonce = [0u8; 8];
+            nonce.copy_from_slice(&key.value()[32..]);
+            entries.push((u64::from_be_bytes(nonce), value.value().to_vec()));
+            Ok(true)
+        };
+        if descending {
+            for entry in range.rev() {
+                if !push(entry)? {
+                    break;
+                }
+            }
+        } else {
+            for entry in range {
+                if !push(entry)? {
+                    break;
+                }
+            }
+        }
+        Ok((entries, more))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn evaluated(nonce: u64) -> Evaluated {
+        Evaluated {
+            nonce,
+            message_id: Id([nonce as u8; 32]),
+            result: format!("{{\"Output\":{nonce}}}").into_bytes(),
+        }
+    }
+
+    #[test]
+    fn batches_pages_and_checkpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let p = Id([7; 32]);
+        let other = Id([8; 32]);
+        assert_eq!(store.latest(&p).unwrap(), None);
+        let checkpoint = StoredCheckpoint {
+            nonce: 2,
+            assignment_id: [1; 32],
+            hash_chain: [2; 32],
+            timestamp: 3,
+            block_height: 9,
+            state: vec![4, 5],
+        };
+        store
+            .commit(&Batch {
+                process: p,
+                evaluated: (0..5).map(evaluated).collect(),
+                checkpoint: Some(checkpoint.clone()),
+            })
+            .unwrap();
+        store
+            .commit(&Batch {
+                process: other,
+                evaluated: vec![evaluated(0)],
+                checkpoint: None,
+            })
+            .unwrap();
+        assert_eq!(store.latest(&p).unwrap(), Some(4));
+        assert_eq!(store.checkpoint(&p).unwrap(), Some(checkpoint));
+        assert_eq!(store.checkpoint(&other).unwrap(), None);
+        assert_eq!(store.message_nonce(&Id([3; 32]), &p).unwrap(), Some(3));
+        assert_eq!(store.message_nonce(&Id([3; 32]), &other).unwrap(), None);
+        assert_eq!(store.result(&p, 1).unwrap().unwrap(), b"{\"Output\":1}");
+
+        let nonces = |(page, more): ResultsPage| (page.iter().map(|e| e.0).collect(), more);
+        let asc: (Vec<u64>, bool) = nonces(store.results_page(&p, 1, 4, false, 2).unwrap());
+        assert_eq!(asc, (vec![1, 2], true));
+        let desc: (Vec<u64>, bool) = nonces(store.results_page(&p, 0, 4, true, 5).unwrap());
+        assert_eq!(desc, (vec![4, 3, 2, 1, 0], false));
+        let empty: (Vec<u64>, bool) = nonces(store.results_page(&p, 5, 4, false, 5).unwrap());
+        assert_eq!(empty, (vec![], false));
+    }
+}

@@ -1,0 +1,130 @@
+//! Loading a process into a worker: the Process JSON from the SU (whose `Scheduler` tag must
+//! name that SU), its module from the gateway (`Module-Format: lua53`, parsed once and cached
+//! by id), its limits, and the latest stored checkpoint to resume from. Must never: evaluate a
+//! message, or accept a module or a scheduler it cannot vouch for.
+
+use std::sync::Arc;
+
+use ao_core::Id;
+
+use super::evaluate::{Loaded, Position};
+use super::{LoadedModule, Shared, WorkerError};
+use crate::engine::{Checkpoint, Limits, Module, Process};
+use crate::schedule::{self, ScheduleReader};
+
+/// The only module format this CU runs (PROTOCOL.md §9).
+pub const MODULE_FORMAT: &str = "lua53";
+
+pub(super) fn load(shared: &Arc<Shared>, process: Id) -> Result<Loaded, WorkerError> {
+    let su_process = shared
+        .runtime
+        .block_on(shared.su.process(&process))?
+        .ok_or(WorkerError::ProcessNotFound(process))?;
+    let tag = |name: &'static str| {
+        su_process
+            .tags
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.value.clone())
+            .ok_or(WorkerError::TagMissing { process, tag: name })
+    };
+    // One SU for now: resolving `Scheduler-Location` per process comes later.
+    let scheduler = tag("Scheduler")?;
+    let su_address = shared.runtime.block_on(
+        shared
+            .su_address
+            .get_or_try_init(|| async { shared.su.info().await.map(|i| i.address) }),
+    )?;
+    if scheduler != *su_address {
+        return Err(WorkerError::WrongScheduler {
+            process,
+            tag: scheduler,
+            su: su_address.clone(),
+        });
+    }
+    let module_tag = tag("Module")?;
+    let module = module(shared, &module_tag)?;
+    let limits = Limits::from_tags(pairs(&module.info.tags), pairs(&su_process.tags))
+        .map_err(WorkerError::engine)?;
+    let env = schedule::env(&su_process, &module.info);
+    let (engine, reader, position) = match shared.store.checkpoint(&process)? {
+        Some(stored) => {
+            let checkpoint = Checkpoint::from_bytes(stored.state);
+            let engine = Process::restore(module.module.clone(), limits, &checkpoint)
+                .map_err(WorkerError::engine)?;
+            let reader = ScheduleReader::resume(
+                process,
+                stored.nonce,
+                &Id(stored.assignment_id),
+                &Id(stored.hash_chain),
+                stored.timestamp,
+            );
+            let position = Position {
+                nonce: stored.nonce,
+                assignment_id: Id(stored.assignment_id),
+                hash_chain: Id(stored.hash_chain),
+                timestamp: stored.timestamp,
+                block_height: stored.block_height,
+            };
+            (engine, reader, Some(position))
+        }
+        None => {
+            let engine =
+                Process::new(module.module.clone(), limits).map_err(WorkerError::engine)?;
+            (engine, ScheduleReader::new(process), None)
+        }
+    };
+    tracing::debug!(%process, from = ?position.as_ref().map(|p| p.nonce), "process loaded");
+    Ok(Loaded::new(
+        shared.clone(),
+        process,
+        module_tag,
+        env,
+        engine,
+        reader,
+        position,
+    ))
+}
+
+/// The module from the cache, or fetched from the gateway, checked and parsed.
+fn module(shared: &Shared, id_text: &str) -> Result<Arc<LoadedModule>, WorkerError> {
+    let id = Id::parse(id_text, "Module").map_err(|_| WorkerError::BadId {
+        what: "Module tag",
+        value: id_text.to_owned(),
+    })?;
+    if let Some(found) = shared.modules.lock().expect("module cache").get(&id) {
+        return Ok(found.clone());
+    }
+    let info = shared
+        .runtime
+        .block_on(shared.gateway.module_info(&id))?
+        .ok_or_else(|| WorkerError::ModuleNotFound(id_text.to_owned()))?;
+    let format = info
+        .tags
+        .iter()
+        .find(|t| t.name == "Module-Format")
+        .map(|t| t.value.as_str())
+        .unwrap_or("");
+    if format != MODULE_FORMAT {
+        return Err(WorkerError::ModuleFormat {
+            module: id_text.to_owned(),
+            found: format.to_owned(),
+        });
+    }
+    let data = shared.runtime.block_on(shared.gateway.data(&id))?;
+    let module = Module::parse(&data).map_err(WorkerError::engine)?;
+    let loaded = Arc::new(LoadedModule {
+        info,
+        module: Arc::new(module),
+    });
+    shared
+        .modules
+        .lock()
+        .expect("module cache")
+        .insert(id, loaded.clone());
+    Ok(loaded)
+}
+
+fn pairs(tags: &[ao_core::Tag]) -> impl Iterator<Item = (&str, &str)> {
+    tags.iter().map(|t| (t.name.as_str(), t.value.as_str()))
+}

@@ -1,0 +1,230 @@
+//! Per-process workers: each AO process in memory is owned by one OS thread (with
+//! [`STACK_BYTES_MIN`] of stack, because `Process` is not `Send` and Lua needs deep C stacks)
+//! that serves a bounded mailbox of [`Request`]s in order, so concurrent requests for the
+//! same process queue up and coalesce. Owns: the thread loop, loading, evaluation in nonce
+//! order, storing results and checkpoints. Must never: hand its `Process` to another thread,
+//! skip a message, or keep evaluating after a gap or a broken chain (the process stops and
+//! every request gets the error).
+//!
+//! Codemap: [`registry`] (process id → mailbox, spawning, shutdown), `load` (SU process,
+//! module from the gateway, checkpoint), `evaluate` (the schedule, dry runs, state).
+
+mod evaluate;
+mod load;
+pub mod registry;
+
+use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+
+use ao_core::Id;
+use ao_core::wire::DryRunRequest;
+use serde_json::Value as Json;
+use tokio::sync::oneshot;
+
+use crate::config::Config;
+use crate::engine::{Module, STACK_BYTES_MIN};
+use crate::gateway_client::GatewayClient;
+use crate::metrics::Metrics;
+use crate::schedule::{ModuleInfo, ScheduleError};
+use crate::store::{Store, StoreError};
+use crate::su_client::{SuClient, UpstreamError};
+
+pub use registry::Workers;
+
+/// What a worker can be asked. Each carries the channel its answer goes back on.
+pub enum Request {
+    /// Evaluate up to and including nonce `to` (the SU's latest when `None`); answers the
+    /// highest evaluated nonce.
+    Evaluate {
+        to: Option<u64>,
+        reply: Reply<Option<u64>>,
+    },
+    /// Evaluate to the latest message, then evaluate `body` on a throw-away copy.
+    DryRun {
+        body: Box<DryRunRequest>,
+        reply: Reply<Json>,
+    },
+    /// Evaluate up to `to` (or the latest), then checkpoint.
+    State {
+        to: Option<u64>,
+        reply: Reply<StateSnapshot>,
+    },
+}
+
+pub type Reply<T> = oneshot::Sender<Result<T, Arc<WorkerError>>>;
+
+/// A process state as `GET /state` serves it.
+#[derive(Debug, Clone)]
+pub struct StateSnapshot {
+    /// The nonce of the last message the state includes.
+    pub nonce: u64,
+    pub bytes: Vec<u8>,
+    pub hash: [u8; 32],
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("process {0} not found on the SU")]
+    ProcessNotFound(Id),
+    #[error("process {process} has no {tag} tag")]
+    TagMissing { process: Id, tag: &'static str },
+    #[error("process {process} is scheduled by {tag}, but this CU reads from the SU {su}")]
+    WrongScheduler {
+        process: Id,
+        tag: String,
+        su: String,
+    },
+    #[error("module {0} not found on the gateway")]
+    ModuleNotFound(String),
+    #[error("module {module} has Module-Format {found:?}; this CU runs only lua53")]
+    ModuleFormat { module: String, found: String },
+    #[error("{what} is not a valid id: {value}")]
+    BadId { what: &'static str, value: String },
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("process stopped: {0}")]
+    Schedule(#[from] ScheduleError),
+    #[error("the SU's schedule ends at nonce {found:?}, before nonce {wanted}")]
+    ScheduleShort { wanted: u64, found: Option<u64> },
+    /// The engine's own errors hold Lua values that cannot leave the thread: kept as text.
+    #[error("engine: {0}")]
+    Engine(String),
+    #[error("the state at nonce {wanted} is not kept; the process is at nonce {have}")]
+    StateGone { wanted: u64, have: u64 },
+    #[error("state cannot be checkpointed now: {0}")]
+    Unserializable(String),
+    #[error("process {process} stopped at nonce {nonce}: {cause}")]
+    Stopped {
+        process: Id,
+        nonce: u64,
+        cause: Arc<WorkerError>,
+    },
+}
+
+impl WorkerError {
+    fn engine(e: crate::engine::Error) -> WorkerError {
+        match e {
+            crate::engine::Error::Unserializable { .. } => {
+                WorkerError::Unserializable(e.to_string())
+            }
+            other => WorkerError::Engine(other.to_string()),
+        }
+    }
+}
+
+/// A module as fetched and parsed once, shared by every process that runs it.
+#[derive(Debug)]
+pub struct LoadedModule {
+    pub info: ModuleInfo,
+    pub module: Arc<Module>,
+}
+
+/// What every worker shares: configuration, clients, the database, the module cache.
+pub struct Shared {
+    pub config: Config,
+    pub store: Arc<Store>,
+    pub su: SuClient,
+    pub gateway: GatewayClient,
+    pub metrics: Arc<Metrics>,
+    pub modules: Mutex<HashMap<Id, Arc<LoadedModule>>>,
+    /// The SU's wallet address, read once from `GET {su}/`.
+    pub su_address: tokio::sync::OnceCell<String>,
+    /// Workers are threads; they run the async clients with `block_on` on this runtime.
+    pub runtime: tokio::runtime::Handle,
+}
+
+impl Shared {
+    pub fn new(config: Config, store: Arc<Store>, metrics: Arc<Metrics>) -> Shared {
+        Shared {
+            su: SuClient::new(&config.su_url, config.upstream_timeout),
+            gateway: GatewayClient::new(
+                &config.gateway_url,
+                config.upstream_timeout,
+                config.module_bytes_max,
+            ),
+            config,
+            store,
+            metrics,
+            modules: Mutex::new(HashMap::new()),
+            su_address: tokio::sync::OnceCell::new(),
+            runtime: tokio::runtime::Handle::current(),
+        }
+    }
+}
+
+/// Spawns the thread that owns `process`. It exits when every sender is gone, or after the
+/// idle timeout, having removed itself from the registry with `forget`.
+fn spawn(
+    shared: Arc<Shared>,
+    process: Id,
+    mailbox: Receiver<Request>,
+    forget: impl Fn() + Send + 'static,
+    done: tokio::sync::mpsc::Sender<()>,
+) -> std::io::Result<()> {
+    let name = format!("cu-{}", &process.to_string()[..8]);
+    std::thread::Builder::new()
+        .name(name)
+        .stack_size(STACK_BYTES_MIN)
+        .spawn(move || {
+            run(&shared, process, &mailbox, forget);
+            // The database must be closed once every worker is done: `shared` goes first.
+            drop(shared);
+            drop(done);
+        })?;
+    Ok(())
+}
+
+fn run(shared: &Arc<Shared>, process: Id, mailbox: &Receiver<Request>, forget: impl Fn()) {
+    let first = match mailbox.recv() {
+        Ok(request) => request,
+        Err(_) => return,
+    };
+    let mut loaded = match load::load(shared, process) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            // Nothing is kept: the next request spawns a fresh worker that tries again.
+            tracing::info!(%process, error = %e, "process did not load");
+            let e = Arc::new(e);
+            forget();
+            fail(first, &e);
+            while let Ok(request) = mailbox.try_recv() {
+                fail(request, &e);
+            }
+            return;
+        }
+    };
+    Metrics::add(&shared.metrics.process_loads, 1);
+    Metrics::add(&shared.metrics.processes_loaded, 1);
+    loaded.serve(first);
+    loop {
+        match mailbox.recv_timeout(shared.config.idle_timeout) {
+            Ok(request) => loaded.serve(request),
+            Err(RecvTimeoutError::Timeout) => {
+                forget();
+                break;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    // Requests sent before the registry forgot this worker are still served.
+    while let Ok(request) = mailbox.try_recv() {
+        loaded.serve(request);
+    }
+    loaded.save_checkpoint();
+    shared
+        .metrics
+        .processes_loaded
+        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn fail(request: Request, e: &Arc<WorkerError>) {
+    // A requester that gave up has dropped its receiver; nothing to do then.
+    match request {
+        Request::Evaluate { reply, .. } => drop(reply.send(Err(e.clone()))),
+        Request::DryRun { reply, .. } => drop(reply.send(Err(e.clone()))),
+        Request::State { reply, .. } => drop(reply.send(Err(e.clone()))),
+    }
+}

@@ -1,0 +1,448 @@
+//! The CU server over real sockets, with the real gateway and the real SU in-process: the
+//! default process library is uploaded as a Module item, a Process and its Messages go to the
+//! SU, and the CU answers `/result`, `/results`, `/dry-run`, `/state` and survives a restart.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use ao_core::{DataItem, Id, ItemBuilder, Signer, Tag};
+use serde_json::{Value as Json, json};
+use tokio_util::sync::CancellationToken;
+
+type Task<E> = tokio::task::JoinHandle<Result<(), E>>;
+
+struct Unit<E> {
+    url: String,
+    shutdown: CancellationToken,
+    task: Task<E>,
+}
+
+impl<E: std::fmt::Debug> Unit<E> {
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+async fn bind() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    (listener, url)
+}
+
+async fn wait_ready(url: &str) -> Json {
+    let client = reqwest::Client::new();
+    for _ in 0..400 {
+        if let Ok(r) = client.get(format!("{url}/")).send().await
+            && r.status().is_success()
+            && let Ok(v) = r.json::<Json>().await
+        {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{url} never became ready");
+}
+
+async fn start_gateway(dir: &std::path::Path) -> Unit<gateway::GatewayError> {
+    let (listener, url) = bind().await;
+    let shutdown = CancellationToken::new();
+    let config = gateway::Config::new(dir);
+    let task = tokio::spawn(gateway::run(config, listener, shutdown.clone()));
+    wait_ready(&url).await;
+    Unit {
+        url,
+        shutdown,
+        task,
+    }
+}
+
+async fn start_su(dir: &std::path::Path) -> (Unit<su::SuError>, String) {
+    let (listener, url) = bind().await;
+    let shutdown = CancellationToken::new();
+    let config = su::Config::new(dir);
+    let task = tokio::spawn(su::run(config, listener, shutdown.clone()));
+    let info = wait_ready(&url).await;
+    let address = info["address"].as_str().unwrap().to_owned();
+    (
+        Unit {
+            url,
+            shutdown,
+            task,
+        },
+        address,
+    )
+}
+
+async fn start_cu(dir: &std::path::Path, su: &str, gateway: &str) -> Unit<cu::CuError> {
+    let (listener, url) = bind().await;
+    let shutdown = CancellationToken::new();
+    let mut config = cu::Config::new(dir, su, gateway);
+    config.checkpoint_every = 3;
+    let task = tokio::spawn(cu::run(config, listener, shutdown.clone()));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    if task.is_finished() {
+        panic!("CU did not start: {:?}", task.await.unwrap());
+    }
+    wait_ready(&url).await;
+    Unit {
+        url,
+        shutdown,
+        task,
+    }
+}
+
+/// The default process library as a bundle, as the CU loads it.
+fn library_bundle() -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lua");
+    let manifest: Json =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let mut modules = serde_json::Map::new();
+    for (name, file) in manifest["modules"].as_object().unwrap() {
+        let source = std::fs::read_to_string(dir.join(file.as_str().unwrap())).unwrap();
+        modules.insert(name.clone(), Json::String(source));
+    }
+    json!({ "main": manifest["main"], "modules": modules }).to_string()
+}
+
+fn signer() -> Signer {
+    Signer::from_ed25519_seed(&[7; 32]).unwrap()
+}
+
+struct Net {
+    client: reqwest::Client,
+    gateway: Unit<gateway::GatewayError>,
+    su: Unit<su::SuError>,
+    su_address: String,
+    cu: Option<Unit<cu::CuError>>,
+    dirs: Vec<Arc<tempfile::TempDir>>,
+    process: Id,
+    sent: AtomicU64,
+}
+
+impl Net {
+    async fn start(module_format: &str) -> Net {
+        let dirs: Vec<_> = (0..3)
+            .map(|_| Arc::new(tempfile::tempdir().unwrap()))
+            .collect();
+        let gateway = start_gateway(dirs[0].path()).await;
+        let (su, su_address) = start_su(dirs[1].path()).await;
+        let cu = start_cu(dirs[2].path(), &su.url, &gateway.url).await;
+        let client = reqwest::Client::new();
+        let module = ItemBuilder::new()
+            .tag("Data-Protocol", "ao")
+            .tag("Type", "Module")
+            .tag("Module-Format", module_format)
+            .tag("Input-Encoding", "JSON-1")
+            .tag("Output-Encoding", "JSON-1")
+            .tag("Content-Type", "application/json")
+            .data(library_bundle())
+            .sign(&signer())
+            .unwrap();
+        post_raw(&client, &format!("{}/tx/arweave", gateway.url), &module).await;
+        let process = ItemBuilder::new()
+            .tag("Data-Protocol", "ao")
+            .tag("Variant", "ao.TN.1")
+            .tag("Type", "Process")
+            .tag("Module", module.id().to_string())
+            .tag("Scheduler", su_address.clone())
+            .tag("Authority", su_address.clone())
+            .data("1984")
+            .sign(&signer())
+            .unwrap();
+        post_raw(&client, &format!("{}/", su.url), &process).await;
+        Net {
+            client,
+            gateway,
+            su,
+            su_address,
+            cu: Some(cu),
+            dirs,
+            process: process.id(),
+            sent: AtomicU64::new(0),
+        }
+    }
+
+    fn cu_url(&self) -> &str {
+        &self.cu.as_ref().unwrap().url
+    }
+
+    /// Posts a message from the process owner to the SU; returns its id.
+    async fn send(&self, tags: &[(&str, &str)], data: &str) -> Id {
+        // Signatures are deterministic: a fresh anchor keeps equal messages distinct.
+        let mut anchor = [0u8; 32];
+        let n = self.sent.fetch_add(1, Ordering::Relaxed);
+        anchor[..8].copy_from_slice(&n.to_be_bytes());
+        let item = ItemBuilder::new()
+            .target(self.process)
+            .anchor(anchor)
+            .tag("Data-Protocol", "ao")
+            .tag("Variant", "ao.TN.1")
+            .tag("Type", "Message")
+            .tags(tags.iter().map(|(n, v)| Tag::new(*n, *v)))
+            .data(data)
+            .sign(&signer())
+            .unwrap();
+        post_raw(&self.client, &format!("{}/", self.su.url), &item).await;
+        item.id()
+    }
+
+    async fn eval(&self, code: &str) -> Id {
+        self.send(&[("Action", "Eval")], code).await
+    }
+
+    async fn get(&self, path: &str) -> (u16, Json) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.cu_url()))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+
+    async fn result(&self, message: &Id) -> Json {
+        let (status, body) = self
+            .get(&format!("/result/{message}?process-id={}", self.process))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    async fn output(&self, message: &Id) -> String {
+        let result = self.result(message).await;
+        result["Output"]["data"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no Output.data in {result}"))
+            .to_owned()
+    }
+
+    async fn dry_run(&self, body: Json) -> Json {
+        let r = self
+            .client
+            .post(format!(
+                "{}/dry-run?process-id={}",
+                self.cu_url(),
+                self.process
+            ))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    async fn metric(&self, name: &str) -> u64 {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.cu_url()))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no metric {name}"))
+            .parse()
+            .unwrap()
+    }
+
+    async fn restart_cu(&mut self) {
+        self.cu.take().unwrap().stop().await;
+        let cu = start_cu(self.dirs[2].path(), &self.su.url, &self.gateway.url).await;
+        self.cu = Some(cu);
+    }
+
+    async fn stop(mut self) {
+        self.cu.take().unwrap().stop().await;
+        self.su.stop().await;
+        self.gateway.stop().await;
+    }
+}
+
+async fn post_raw(client: &reqwest::Client, url: &str, item: &DataItem) {
+    let r = client
+        .post(url)
+        .header("content-type", "application/octet-stream")
+        .body(item.encode())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    assert!(
+        status.is_success(),
+        "{url}: {status} {}",
+        r.text().await.unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evaluates_pages_dry_runs_and_restarts() {
+    let mut net = Net::start("lua53").await;
+    let pid = net.process;
+    let info = net.get("/").await.1;
+    assert!(info["address"].as_str().is_some_and(|a| a.len() == 43));
+    assert!(info["timestamp"].as_u64().is_some());
+    assert_eq!(net.su_address.len(), 43);
+
+    // The spawn, then Eval.
+    let spawn = net.result(&pid).await;
+    assert!(spawn.get("Error").is_none(), "{spawn}");
+    let two = net.eval("1 + 1").await;
+    assert!(net.output(&two).await.contains('2'));
+
+    // A handler added by Eval answers Ping with one outbox message.
+    let add = net
+        .eval(
+            "Handlers.add('ping', Handlers.utils.hasMatchingTag('Action', 'Ping'), \
+             function(msg) ao.send({ Target = msg.From, Data = 'pong' }) end)",
+        )
+        .await;
+    net.result(&add).await;
+    let ping = net.send(&[("Action", "Ping")], "").await;
+    let pong = net.result(&ping).await;
+    assert_eq!(pong["Messages"].as_array().unwrap().len(), 1, "{pong}");
+    assert_eq!(pong["Messages"][0]["Data"], "pong");
+
+    // A syntax error is an Error result, and the next message works.
+    let bad = net.eval("return (").await;
+    assert!(net.result(&bad).await.get("Error").is_some());
+    let after = net.eval("return 40 + 2").await;
+    assert!(net.output(&after).await.contains("42"));
+
+    // /results both ways, with paging by cursor.
+    let base = format!("/results/{pid}");
+    let (status, asc) = net.get(&format!("{base}?sort=ASC&limit=2")).await;
+    assert_eq!(status, 200);
+    assert_eq!(asc["pageInfo"]["hasNextPage"], true);
+    let cursors = |page: &Json| -> Vec<String> {
+        page["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["cursor"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(cursors(&asc), ["0", "1"]);
+    let (_, next) = net.get(&format!("{base}?sort=ASC&limit=25&from=1")).await;
+    assert_eq!(cursors(&next), ["2", "3", "4", "5"]);
+    assert_eq!(next["pageInfo"]["hasNextPage"], false);
+    let (_, desc) = net.get(&format!("{base}?sort=DESC&limit=3")).await;
+    assert_eq!(cursors(&desc), ["5", "4", "3"]);
+    let (_, older) = net.get(&format!("{base}?sort=DESC&limit=3&from=3")).await;
+    assert_eq!(cursors(&older), ["2", "1", "0"]);
+    assert_eq!(older["pageInfo"]["hasNextPage"], false);
+    assert!(
+        desc["edges"][0]["node"]["Output"]["data"]
+            .as_str()
+            .unwrap()
+            .contains("42")
+    );
+
+    // A dry run sees the state and leaves no trace.
+    let inbox = net.eval("return #Inbox").await;
+    let before = net.output(&inbox).await;
+    let dry = net
+        .dry_run(json!({
+            "Id": "1234", "Owner": "1234", "Target": pid.to_string(), "Anchor": "0",
+            "Data": "hello", "Tags": [{ "name": "Action", "value": "Unhandled" }],
+        }))
+        .await;
+    assert!(dry.get("Error").is_none(), "{dry}");
+    let dry_eval = net
+        .dry_run(json!({ "Owner": "1234", "Tags": [{ "name": "Action", "value": "Eval" }], "Data": "1" }))
+        .await;
+    assert!(dry_eval.get("Messages").is_some());
+    let inbox_again = net.eval("return #Inbox").await;
+    assert_eq!(net.output(&inbox_again).await, before);
+
+    // /state: checkpoint bytes with their hash.
+    let r = net
+        .client
+        .get(format!("{}/state/{pid}", net.cu_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/octet-stream");
+    assert_eq!(r.headers()[cu::server::STATE_HASH_HEADER].len(), 64);
+    assert!(!r.bytes().await.unwrap().is_empty());
+
+    // Unknown messages and processes are JSON errors.
+    let unknown = Id([3; 32]);
+    let (status, body) = net
+        .get(&format!("/result/{unknown}?process-id={pid}"))
+        .await;
+    assert_eq!(status, 404);
+    assert!(body["error"].as_str().is_some());
+    let (status, body) = net
+        .get(&format!("/result/{unknown}?process-id={unknown}"))
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body["error"].as_str().is_some());
+    let (status, body) = net.get(&format!("/results/{unknown}?sort=ASC")).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = net.get(&format!("/result/{unknown}")).await;
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().contains("process-id"));
+    let (status, body) = net.get("/no/such/path").await;
+    assert_eq!(status, 404);
+    assert!(body["error"].as_str().is_some());
+
+    // A restart answers old results from the store and continues from the checkpoint.
+    let counted = net.eval("Count = 41 return Count").await;
+    net.result(&counted).await;
+    net.restart_cu().await;
+    assert!(net.output(&two).await.contains('2'));
+    assert_eq!(net.metric("ao_cu_messages_evaluated_total").await, 0);
+    assert_eq!(net.metric("ao_cu_process_loads_total").await, 0);
+    let next = net.eval("Count = Count + 1 return Count").await;
+    assert!(net.output(&next).await.contains("42"));
+    assert_eq!(net.metric("ao_cu_messages_evaluated_total").await, 1);
+    assert_eq!(net.metric("ao_cu_process_loads_total").await, 1);
+    let (_, health) = net.get("/health").await;
+    assert_eq!(health["status"], "ok");
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn module_of_another_format_is_refused_clearly() {
+    let net = Net::start("wasm64-unknown-emscripten-draft_2024_02_15").await;
+    let (status, body) = net
+        .get(&format!(
+            "/result/{}?process-id={}",
+            net.process, net.process
+        ))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("lua53"), "{body}");
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_results_coalesce_on_the_process_worker() {
+    let net = Arc::new(Net::start("lua53").await);
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ids.push(net.eval(&format!("return {i} * 10")).await);
+    }
+    let mut calls = tokio::task::JoinSet::new();
+    for round in 0..3 {
+        for (i, id) in ids.iter().enumerate() {
+            let (net, id) = (net.clone(), *id);
+            calls.spawn(async move { (i, round, net.output(&id).await) });
+        }
+    }
+    while let Some(done) = calls.join_next().await {
+        let (i, _, output) = done.unwrap();
+        assert!(output.contains(&(i * 10).to_string()), "{output}");
+    }
+    // The spawn and four messages, each evaluated once.
+    assert_eq!(net.metric("ao_cu_messages_evaluated_total").await, 5);
+    assert_eq!(net.metric("ao_cu_process_loads_total").await, 1);
+    Arc::into_inner(net).unwrap().stop().await;
+}
