@@ -2,6 +2,10 @@
 //! posted at concurrency 1, 16 and 256 (spread over 50 processes, and all into one process);
 //! each answer means ordered, assignment signed, and durably committed. Prints `name value
 //! unit` lines. Check: every process's latest nonce adds up to the number of messages sent.
+//!
+//! The client runs in the same process and on the same cores as the SU, so besides the rate
+//! each level prints the CPU time per message of the whole process (client included) and of the
+//! SU's writer thread alone: on a shared machine these are steadier than the rate.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,25 +44,121 @@ async fn post(client: &reqwest::Client, url: &str, body: Vec<u8>) -> Duration {
     start.elapsed()
 }
 
+/// A keep-alive HTTP/1.1 connection that sends pre-built requests and reads just enough of
+/// each answer (status, `content-length`, body): the server's work per message is unchanged,
+/// while the client's share of these 2 cores stays far smaller than reqwest's.
+struct RawConnection {
+    stream: tokio::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+impl RawConnection {
+    async fn open(addr: std::net::SocketAddr) -> RawConnection {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        RawConnection {
+            stream,
+            buf: Vec::with_capacity(4096),
+        }
+    }
+
+    /// The complete request for a raw data item.
+    fn request(addr: std::net::SocketAddr, body: &[u8]) -> Vec<u8> {
+        let mut r = format!(
+            "POST / HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/octet-stream\r\n\
+             content-length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        r.extend_from_slice(body);
+        r
+    }
+
+    async fn post(&mut self, request: &[u8]) -> Duration {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let start = Instant::now();
+        self.stream.write_all(request).await.unwrap();
+        self.buf.clear();
+        let (head, len) = loop {
+            assert!(
+                self.stream.read_buf(&mut self.buf).await.unwrap() > 0,
+                "closed"
+            );
+            if let Some(at) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&self.buf[..at]).to_ascii_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map_or(0, |v| v.trim().parse().unwrap());
+                break (head, at + 4 + len);
+            }
+        };
+        while self.buf.len() < len {
+            assert!(
+                self.stream.read_buf(&mut self.buf).await.unwrap() > 0,
+                "closed"
+            );
+        }
+        assert!(
+            head.starts_with("http/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&self.buf)
+        );
+        start.elapsed()
+    }
+}
+
+/// Which client posts the timed messages.
+#[derive(Clone, Copy, PartialEq)]
+enum Client {
+    /// [`RawConnection`], the default.
+    Raw,
+    /// reqwest (`SU_BENCH_CLIENT=reqwest`), as the first version of this bench did.
+    Reqwest,
+}
+
 async fn level(
     client: &reqwest::Client,
     url: &str,
     name: &str,
     items: Vec<Vec<u8>>,
     concurrency: usize,
+    kind: Client,
 ) {
     let total = items.len();
+    let addr: std::net::SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let items = match kind {
+        Client::Raw => items
+            .iter()
+            .map(|body| RawConnection::request(addr, body))
+            .collect(),
+        Client::Reqwest => items,
+    };
     let queue = Arc::new(std::sync::Mutex::new(items));
+    let mut connections = Vec::new();
+    if kind == Client::Raw {
+        for _ in 0..concurrency {
+            connections.push(RawConnection::open(addr).await);
+        }
+    }
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let (client, url, queue) = (client.clone(), url.to_owned(), queue.clone());
+        let mut connection = connections.pop();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
                 let next = queue.lock().unwrap().pop();
                 let Some(body) = next else { break };
-                latencies.push(post(&client, &url, body).await);
+                latencies.push(match &mut connection {
+                    Some(c) => c.post(&body).await,
+                    None => post(&client, &url, body).await,
+                });
             }
             latencies
         }));
@@ -103,6 +203,43 @@ async fn commit_stats(client: &reqwest::Client, url: &str) -> (f64, f64, f64) {
         value("su_commit_batch_size_sum "),
         value("su_commit_seconds_total "),
     )
+}
+
+/// CPU seconds used so far by this whole process (every thread, the client's too).
+fn process_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name: state is the first, utime the 12th, stime the 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map_or(vec![], |(_, rest)| rest.split(' ').collect());
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // USER_HZ is 100 on Linux.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU seconds used so far by the SU's writer thread.
+fn writer_cpu() -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() == "su-writer" {
+            let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+            let ns: f64 = stat
+                .split(' ')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0.0);
+            return ns / 1e9;
+        }
+    }
+    0.0
 }
 
 async fn latest_nonce(client: &reqwest::Client, url: &str, pid: &Id) -> u64 {
@@ -181,11 +318,25 @@ fn main() {
             .iter()
             .map(|(_, _, count, spread)| sign(*count, *spread))
             .collect();
+        let kind = match std::env::var("SU_BENCH_CLIENT").as_deref() {
+            Ok("reqwest") => Client::Reqwest,
+            _ => Client::Raw,
+        };
         let mut sent = 0;
         for ((name, concurrency, count, _), items) in levels.iter().zip(batches) {
             let before = commit_stats(&client, &url).await;
-            level(&client, &url, name, items, *concurrency).await;
+            let cpu = (process_cpu(), writer_cpu());
+            level(&client, &url, name, items, *concurrency, kind).await;
+            let cpu = (process_cpu() - cpu.0, writer_cpu() - cpu.1);
             let after = commit_stats(&client, &url).await;
+            println!(
+                "su_{name}_cpu_per_msg {:.1} us",
+                cpu.0 / *count as f64 * 1e6
+            );
+            println!(
+                "su_{name}_writer_cpu_per_msg {:.1} us",
+                cpu.1 / *count as f64 * 1e6
+            );
             let commits = after.0 - before.0;
             println!("su_{name}_commits {commits} commits");
             println!(

@@ -2,9 +2,10 @@
 //! until a shutdown token is cancelled. The `ao-su` binary only parses flags and calls it.
 //!
 //! Codemap: `config` (flags → [`Config`]), `http` (routes) → `sequencer` (per-process order,
-//! assignments) → `writer` (group commit) → `store` (redb schema); `views` (read JSON),
-//! `outbox` (permanent storage port and drain), `gateway` (block height, items to assign),
-//! `keys` (SU wallet), `listener` (connection limit), `metrics`, `error`.
+//! assignments) → `writer` (group commit) → `store` (redb schema) and `record` (what it
+//! stores); `views` (read JSON), `outbox` (permanent storage port and drain), `gateway` (block
+//! height, items to assign), `keys` (SU wallet), `listener` (connection limit), `metrics`,
+//! `error`.
 //!
 //! Invariant: an answer to a write is sent only after the entry is committed durably.
 
@@ -16,6 +17,7 @@ pub mod keys;
 pub mod listener;
 pub mod metrics;
 pub mod outbox;
+pub mod record;
 pub mod sequencer;
 pub mod store;
 pub mod views;

@@ -28,7 +28,7 @@ use tokio::sync::oneshot;
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::metrics::Metrics;
-use crate::store::{Duplicate, Head, Ordered, ScheduleRecord, Store, WriteOp};
+use crate::store::{Duplicate, Head, HeldItem, Ordered, ScheduleRecord, Store, WriteOp};
 use crate::writer::{Guard, WriteError, WriteRequest, Writer};
 
 /// Items larger than this are decoded and verified off the async runtime's threads.
@@ -65,10 +65,9 @@ struct Slot {
 struct NewEntry {
     /// The process itself (nonce 0) or the message.
     id: Id,
-    /// The raw item, when the SU does not hold it yet.
-    new_item: Option<Bytes>,
-    /// Whether the item will be held after the commit (false for base-layer assignments).
-    held: bool,
+    /// Where the item's bytes will be: in this entry's record when the SU does not hold it
+    /// yet, nowhere for base-layer assignments.
+    item: HeldItem,
     dedup: Option<[u8; 48]>,
     exclude: Vec<String>,
     creates_process: bool,
@@ -181,8 +180,7 @@ impl Sequencer {
                 }
                 let entry = NewEntry {
                     id: view.id,
-                    new_item: Some(raw),
-                    held: true,
+                    item: HeldItem::Here(raw.to_vec()),
                     dedup: None,
                     exclude: Vec::new(),
                     creates_process: true,
@@ -196,8 +194,7 @@ impl Sequencer {
                 let dedup = view.from_process.is_some().then(|| ao::dedup_hash(&item));
                 let entry = NewEntry {
                     id: view.id,
-                    new_item: Some(raw),
-                    held: true,
+                    item: HeldItem::Here(raw.to_vec()),
                     dedup,
                     exclude: Vec::new(),
                     creates_process: false,
@@ -218,25 +215,25 @@ impl Sequencer {
         base_layer: bool,
         exclude: Vec<String>,
     ) -> Result<SuPosted, ApiError> {
-        let mut held = self.store.has_item(&target)?;
-        let mut new_item = None;
-        if !held
+        let mut item = match self.store.held_at(&target)? {
+            Some((p, nonce)) => HeldItem::At(p, nonce),
+            None => HeldItem::No,
+        };
+        if item == HeldItem::No
             && let Some(gateway) = &self.gateway
             && let Some(raw) = gateway.fetch_item(&target).await?
             // The gateway is not trusted: the bytes must be the signed item with this id.
-            && let Ok(item) = decode_verified(&raw)
-            && item.id() == target
+            && let Ok(fetched) = decode_verified(&raw)
+            && fetched.id() == target
         {
-            new_item = Some(raw);
-            held = true;
+            item = HeldItem::Here(raw.to_vec());
         }
-        if !held && !base_layer {
+        if item == HeldItem::No && !base_layer {
             return Err(ApiError::AssignTargetNotFound(target));
         }
         let entry = NewEntry {
             id: target,
-            new_item,
-            held,
+            item,
             dedup: None,
             exclude,
             creates_process: false,
@@ -352,18 +349,16 @@ impl Sequencer {
             timestamp,
             block_height,
             message: Some(entry.id.0),
-            message_held: entry.held,
+            item: entry.item,
             assignment_id: assignment_id.0,
             hash_chain: hash_chain.0,
             assignment: signed.encode(),
         };
-        let ordered = Ordered {
-            process,
-            nonce,
-            record,
-            new_item: entry.new_item.map(|raw| (entry.id, raw)),
-            dedup: entry.dedup,
+        let dedup = match record.item {
+            HeldItem::Here(_) => entry.dedup,
+            HeldItem::No | HeldItem::At(..) => None,
         };
+        let ordered = Ordered::new(process, nonce, &record, dedup)?;
         let (reply, done) = oneshot::channel();
         permit.send(WriteRequest {
             op: WriteOp::Order(Box::new(ordered)),

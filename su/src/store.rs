@@ -1,29 +1,36 @@
-//! The embedded database (redb): the schema, the records, every read, and [`Store::apply`],
-//! which writes one group of ordered entries in a single durable transaction.
+//! The embedded database (redb): the schema, every read, and [`Store::apply`], which writes one
+//! group of ordered entries in a single durable transaction (the records are in `record.rs`).
 //!
 //! Must never: decide an order (the sequencer does), or commit from more than one thread (only
 //! the writer calls `apply`). Invariant: an entry, its indexes and its outbox references are
 //! written in the same transaction, so after a crash either all of them exist or none.
 //!
-//! Schema (ids are raw 32-byte keys; nonces and timestamps big-endian so keys sort by them):
-//! - `items`: item id → raw data item (processes, messages, items fetched to assign)
-//! - `schedule`: process ++ nonce → [`ScheduleRecord`] (postcard)
-//! - `by_time`: process ++ timestamp → nonce (timestamps strictly increase per process)
+//! Schema (ids are raw 32-byte keys; nonces big-endian so keys sort by them):
+//! - `schedule`: process ++ nonce → [`ScheduleRecord`] (postcard), which also holds the raw
+//!   item it assigns when this entry brought it (processes, messages, items fetched to assign)
 //! - `assignment_ids`: assignment id → process ++ nonce
 //! - `message_nonces`: item id ++ process → nonce (an item may be assigned to several processes)
 //! - `dedup`: dedup hash of a pushed message → its id
 //! - `outbox`: sequence → [`OutboxEntry`] (postcard), deleted once permanent storage confirms
+//!
+//! Why this shape: each commit costs about one 4 KiB page written per distinct leaf it touches,
+//! and random keys (ids) touch one leaf each. Items live in their schedule record (per process
+//! sequential keys) rather than in a table of their own, and timestamps are found by binary
+//! search over `schedule` (they strictly increase with the nonce) rather than by an index, so
+//! an entry costs two random-key inserts, the least that lookups by id allow.
 
 use std::path::Path;
 
 use ao_core::Id;
-use bytes::Bytes;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
-use serde::{Deserialize, Serialize};
 
-const ITEMS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("items");
+pub use crate::record::{
+    Applied, Duplicate, Head, HeldItem, Ordered, OutboxEntry, OutboxRaw, ScheduleRecord, WriteOp,
+    schedule_key,
+};
+use crate::record::{pair_key, split_key};
+
 const SCHEDULE: TableDefinition<&[u8; 40], &[u8]> = TableDefinition::new("schedule");
-const BY_TIME: TableDefinition<&[u8; 40], u64> = TableDefinition::new("by_time");
 const ASSIGNMENT_IDS: TableDefinition<&[u8; 32], &[u8; 40]> =
     TableDefinition::new("assignment_ids");
 const MESSAGE_NONCES: TableDefinition<&[u8; 64], u64> = TableDefinition::new("message_nonces");
@@ -38,6 +45,8 @@ pub enum StoreError {
     Encoding(#[from] postcard::Error),
     #[error("cannot create the data directory: {0}")]
     Io(#[from] std::io::Error),
+    #[error("schedule has no entry at nonce {nonce} below its latest")]
+    Gap { nonce: u64 },
 }
 
 macro_rules! from_redb {
@@ -57,96 +66,6 @@ from_redb!(
     redb::CommitError
 );
 
-/// One scheduled entry: the assignment and what it assigns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScheduleRecord {
-    pub timestamp: u64,
-    pub block_height: u64,
-    /// The assigned item: the process id itself at nonce 0, else the message id.
-    pub message: Option<[u8; 32]>,
-    /// Whether the assigned item is held in `items` (false for base-layer assignments).
-    pub message_held: bool,
-    pub assignment_id: [u8; 32],
-    pub hash_chain: [u8; 32],
-    /// The raw signed Assignment item.
-    pub assignment: Vec<u8>,
-}
-
-/// What to upload: references to stored bytes, so nothing is written twice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OutboxEntry {
-    Item([u8; 32]),
-    Assignment([u8; 32], u64),
-    Raw(Vec<u8>),
-}
-
-/// The tail of a process's schedule, from which the next entry is built.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Head {
-    pub next_nonce: u64,
-    pub last_assignment: Id,
-    pub last_hash_chain: Id,
-    pub last_timestamp: u64,
-}
-
-/// An ordered entry ready to be written.
-#[derive(Debug, Clone)]
-pub struct Ordered {
-    pub process: Id,
-    pub nonce: u64,
-    pub record: ScheduleRecord,
-    /// The raw item to store, when the SU did not hold it yet.
-    pub new_item: Option<(Id, Bytes)>,
-    pub dedup: Option<[u8; 48]>,
-}
-
-#[derive(Debug, Clone)]
-pub enum WriteOp {
-    Order(Box<Ordered>),
-    OutboxPush(Vec<u8>),
-    OutboxAck(Vec<u64>),
-}
-
-/// What a commit changed, for the metrics.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Applied {
-    pub ordered: u64,
-    pub outbox_added: u64,
-    pub outbox_removed: u64,
-}
-
-/// An outbox entry's sequence and raw bytes (`None` if its reference dangles).
-pub type OutboxRaw = (u64, Option<Vec<u8>>);
-
-/// Why an item may not be scheduled again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Duplicate {
-    SameId,
-    SamePush(Id),
-}
-
-pub fn schedule_key(process: &Id, nonce: u64) -> [u8; 40] {
-    let mut key = [0u8; 40];
-    key[..32].copy_from_slice(process.as_bytes());
-    key[32..].copy_from_slice(&nonce.to_be_bytes());
-    key
-}
-
-fn split_key(key: &[u8; 40]) -> (Id, u64) {
-    let mut id = [0u8; 32];
-    id.copy_from_slice(&key[..32]);
-    let mut n = [0u8; 8];
-    n.copy_from_slice(&key[32..]);
-    (Id(id), u64::from_be_bytes(n))
-}
-
-fn pair_key(a: &Id, b: &Id) -> [u8; 64] {
-    let mut key = [0u8; 64];
-    key[..32].copy_from_slice(a.as_bytes());
-    key[32..].copy_from_slice(b.as_bytes());
-    key
-}
-
 pub struct Store {
     db: Database,
 }
@@ -157,9 +76,7 @@ impl Store {
         std::fs::create_dir_all(dir)?;
         let db = Database::create(dir.join("su.redb"))?;
         let txn = db.begin_write()?;
-        txn.open_table(ITEMS)?;
         txn.open_table(SCHEDULE)?;
-        txn.open_table(BY_TIME)?;
         txn.open_table(ASSIGNMENT_IDS)?;
         txn.open_table(MESSAGE_NONCES)?;
         txn.open_table(DEDUP)?;
@@ -204,25 +121,49 @@ impl Store {
         }
     }
 
+    /// The raw item `id`, if the SU holds it.
     pub fn item(&self, id: &Id) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read()?;
-        let table = txn.open_table(ITEMS)?;
-        Ok(table.get(id.as_bytes())?.map(|v| v.value().to_vec()))
+        let schedule = txn.open_table(SCHEDULE)?;
+        let Some((process, nonce)) = held_at(&txn.open_table(MESSAGE_NONCES)?, &schedule, id)?
+        else {
+            return Ok(None);
+        };
+        item_in(&schedule, &Id(process), nonce)
     }
 
-    pub fn has_item(&self, id: &Id) -> Result<bool, StoreError> {
+    /// The raw item an entry assigns, if the SU holds it.
+    pub fn record_item(&self, record: &ScheduleRecord) -> Result<Option<Vec<u8>>, StoreError> {
+        match &record.item {
+            HeldItem::No => Ok(None),
+            HeldItem::Here(raw) => Ok(Some(raw.clone())),
+            HeldItem::At(process, nonce) => {
+                let txn = self.db.begin_read()?;
+                item_in(&txn.open_table(SCHEDULE)?, &Id(*process), *nonce)
+            }
+        }
+    }
+
+    /// The entry (process, nonce) whose record holds item `id`, if the SU holds it.
+    pub fn held_at(&self, id: &Id) -> Result<Option<([u8; 32], u64)>, StoreError> {
         let txn = self.db.begin_read()?;
-        Ok(txn.open_table(ITEMS)?.get(id.as_bytes())?.is_some())
+        held_at(
+            &txn.open_table(MESSAGE_NONCES)?,
+            &txn.open_table(SCHEDULE)?,
+            id,
+        )
     }
 
-    /// Whether an item with this id, or a pushed message with this dedup hash, was ordered.
+    /// Whether an item with this id is held, or a pushed message with this dedup hash was
+    /// ordered.
     pub fn duplicate(
         &self,
         id: &Id,
         dedup: Option<&[u8; 48]>,
     ) -> Result<Option<Duplicate>, StoreError> {
         let txn = self.db.begin_read()?;
-        if txn.open_table(ITEMS)?.get(id.as_bytes())?.is_some() {
+        let nonces = txn.open_table(MESSAGE_NONCES)?;
+        if held_at(&nonces, &txn.open_table(SCHEDULE)?, id)?.is_some() {
             return Ok(Some(Duplicate::SameId));
         }
         if let Some(hash) = dedup
@@ -263,39 +204,56 @@ impl Store {
     }
 
     /// The first nonce whose timestamp is after `from` (exclusive) and the last whose
-    /// timestamp is at most `to` (inclusive).
+    /// timestamp is at most `to` (inclusive). Binary search: timestamps strictly increase with
+    /// the nonce, and nonces are gap-free from 0.
     pub fn nonce_bounds(
         &self,
         process: &Id,
         from: Option<u64>,
         to: Option<u64>,
     ) -> Result<(Option<u64>, Option<u64>), StoreError> {
+        if from.is_none() && to.is_none() {
+            return Ok((None, None));
+        }
         let txn = self.db.begin_read()?;
-        let table = txn.open_table(BY_TIME)?;
+        let table = txn.open_table(SCHEDULE)?;
+        let lo = schedule_key(process, 0);
+        let hi = schedule_key(process, u64::MAX);
+        let last = table
+            .range::<&[u8; 40]>(&lo..=&hi)?
+            .next_back()
+            .transpose()?;
+        let count = last.map_or(0, |(k, _)| split_key(k.value()).1 + 1);
+        // The first nonce in 0..count whose timestamp is above `t` (count if none).
+        let first_after = |t: u64| -> Result<u64, StoreError> {
+            let (mut lo, mut hi) = (0, count);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                let value = table.get(&schedule_key(process, mid))?;
+                let value = value.ok_or(StoreError::Gap { nonce: mid })?;
+                let (timestamp, _) = postcard::take_from_bytes::<u64>(value.value())?;
+                if timestamp > t {
+                    hi = mid;
+                } else {
+                    lo = mid + 1;
+                }
+            }
+            Ok(lo)
+        };
         let start = match from {
             None => None,
             Some(from) => {
-                let lo = schedule_key(process, from.saturating_add(1));
-                let hi = schedule_key(process, u64::MAX);
-                let first = table.range::<&[u8; 40]>(&lo..=&hi)?.next().transpose()?;
-                Some(first.map_or(u64::MAX, |(_, v)| v.value()))
+                let n = first_after(from)?;
+                Some(if n == count { u64::MAX } else { n })
             }
         };
         let end = match to {
             None => None,
-            Some(to) => {
-                let lo = schedule_key(process, 0);
-                let hi = schedule_key(process, to);
-                let last = table
-                    .range::<&[u8; 40]>(&lo..=&hi)?
-                    .next_back()
-                    .transpose()?;
+            Some(to) => match first_after(to)? {
                 // Nothing at or before `to`: an empty range.
-                Some(match last {
-                    Some((_, v)) => v.value(),
-                    None => return Ok((Some(1), Some(0))),
-                })
-            }
+                0 => return Ok((Some(1), Some(0))),
+                n => Some(n - 1),
+            },
         };
         Ok((start, end))
     }
@@ -341,14 +299,13 @@ impl Store {
     pub fn outbox_batch(&self, max: usize) -> Result<Vec<OutboxRaw>, StoreError> {
         let txn = self.db.begin_read()?;
         let outbox = txn.open_table(OUTBOX)?;
-        let items = txn.open_table(ITEMS)?;
         let schedule = txn.open_table(SCHEDULE)?;
         let mut out = Vec::new();
         for entry in outbox.iter()?.take(max) {
             let (k, v) = entry?;
             let raw = match postcard::from_bytes::<OutboxEntry>(v.value())? {
                 OutboxEntry::Raw(bytes) => Some(bytes),
-                OutboxEntry::Item(id) => items.get(&id)?.map(|v| v.value().to_vec()),
+                OutboxEntry::Item(process, nonce) => item_in(&schedule, &Id(process), nonce)?,
                 OutboxEntry::Assignment(process, nonce) => {
                     match schedule.get(&schedule_key(&Id(process), nonce))? {
                         Some(v) => {
@@ -374,9 +331,7 @@ impl Store {
         let mut seq = *outbox_seq;
         let txn = self.db.begin_write()?;
         {
-            let mut items = txn.open_table(ITEMS)?;
             let mut schedule = txn.open_table(SCHEDULE)?;
-            let mut by_time = txn.open_table(BY_TIME)?;
             let mut assignment_ids = txn.open_table(ASSIGNMENT_IDS)?;
             let mut message_nonces = txn.open_table(MESSAGE_NONCES)?;
             let mut dedup = txn.open_table(DEDUP)?;
@@ -385,31 +340,20 @@ impl Store {
                 match op {
                     WriteOp::Order(o) => {
                         let key = schedule_key(&o.process, o.nonce);
-                        if let Some((id, raw)) = &o.new_item {
-                            items.insert(id.as_bytes(), raw.as_ref())?;
-                            push(
-                                &mut outbox,
-                                &mut seq,
-                                &mut applied,
-                                &OutboxEntry::Item(id.0),
-                            )?;
-                        }
-                        let record = postcard::to_allocvec(&o.record)?;
-                        schedule.insert(&key, record.as_slice())?;
-                        by_time.insert(&schedule_key(&o.process, o.record.timestamp), o.nonce)?;
-                        assignment_ids.insert(&o.record.assignment_id, &key)?;
-                        if let Some(message) = &o.record.message {
+                        schedule.insert(&key, o.record.as_slice())?;
+                        assignment_ids.insert(&o.assignment_id, &key)?;
+                        if let Some(message) = &o.message {
                             message_nonces.insert(&pair_key(&Id(*message), &o.process), o.nonce)?;
                         }
-                        if let (Some(hash), Some((id, _))) = (&o.dedup, &o.new_item) {
-                            dedup.insert(hash, id.as_bytes())?;
+                        if o.brings_item {
+                            if let (Some(hash), Some(message)) = (&o.dedup, &o.message) {
+                                dedup.insert(hash, message)?;
+                            }
+                            let entry = OutboxEntry::Item(o.process.0, o.nonce);
+                            push(&mut outbox, &mut seq, &mut applied, &entry)?;
                         }
-                        push(
-                            &mut outbox,
-                            &mut seq,
-                            &mut applied,
-                            &OutboxEntry::Assignment(o.process.0, o.nonce),
-                        )?;
+                        let entry = OutboxEntry::Assignment(o.process.0, o.nonce);
+                        push(&mut outbox, &mut seq, &mut applied, &entry)?;
                         applied.ordered += 1;
                     }
                     WriteOp::OutboxPush(raw) => push(
@@ -445,3 +389,48 @@ fn push(
     applied.outbox_added += 1;
     Ok(())
 }
+
+/// The entry whose record holds item `id`: the first of its entries (usually its only one) that
+/// holds it or points to where it is.
+fn held_at(
+    nonces: &impl ReadableTable<&'static [u8; 64], u64>,
+    schedule: &impl ReadableTable<&'static [u8; 40], &'static [u8]>,
+    id: &Id,
+) -> Result<Option<([u8; 32], u64)>, StoreError> {
+    let lo = pair_key(id, &Id([0; 32]));
+    let hi = pair_key(id, &Id([0xff; 32]));
+    for entry in nonces.range::<&[u8; 64]>(&lo..=&hi)? {
+        let (k, v) = entry?;
+        let mut process = [0u8; 32];
+        process.copy_from_slice(&k.value()[32..]);
+        let nonce = v.value();
+        let Some(record) = schedule.get(&schedule_key(&Id(process), nonce))? else {
+            continue;
+        };
+        match postcard::from_bytes::<ScheduleRecord>(record.value())?.item {
+            HeldItem::No => {}
+            HeldItem::Here(_) => return Ok(Some((process, nonce))),
+            HeldItem::At(process, nonce) => return Ok(Some((process, nonce))),
+        }
+    }
+    Ok(None)
+}
+
+/// The raw item held in the record of `process` ++ `nonce`.
+fn item_in(
+    schedule: &impl ReadableTable<&'static [u8; 40], &'static [u8]>,
+    process: &Id,
+    nonce: u64,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(match schedule.get(&schedule_key(process, nonce))? {
+        Some(v) => match postcard::from_bytes::<ScheduleRecord>(v.value())?.item {
+            HeldItem::Here(raw) => Some(raw),
+            HeldItem::No | HeldItem::At(..) => None,
+        },
+        None => None,
+    })
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

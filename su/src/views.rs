@@ -8,7 +8,7 @@ use ao_core::{DataItem, Id};
 
 use crate::config::{PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
 use crate::error::ApiError;
-use crate::store::{ScheduleRecord, Store};
+use crate::store::{HeldItem, ScheduleRecord, Store};
 
 /// A schedule page request, already parsed.
 #[derive(Debug, Clone, Copy, Default)]
@@ -34,12 +34,13 @@ fn decode_stored(raw: &[u8]) -> Result<DataItem, ApiError> {
 
 pub fn message_json(store: &Store, record: &ScheduleRecord) -> Result<SuMessage, ApiError> {
     let assignment = SuItem::from_item(&decode_stored(&record.assignment)?, false);
-    let message = match (record.message, record.message_held) {
-        (Some(id), true) => match store.item(&Id(id))? {
+    let message = match &record.item {
+        HeldItem::No => None,
+        HeldItem::Here(raw) => Some(SuItem::from_item(&decode_stored(raw)?, true)),
+        HeldItem::At(..) => match store.record_item(record)? {
             Some(raw) => Some(SuItem::from_item(&decode_stored(&raw)?, true)),
             None => return Err(ApiError::Internal("a scheduled item is missing")),
         },
-        _ => None,
     };
     Ok(SuMessage {
         message,
@@ -109,7 +110,7 @@ pub fn process(store: &Store, process: &Id) -> Result<SuProcess, ApiError> {
         .record(process, 0)?
         .ok_or(ApiError::ProcessNotFound(*process))?;
     let raw = store
-        .item(process)?
+        .record_item(&record)?
         .ok_or(ApiError::Internal("a process item is missing"))?;
     let item = SuItem::from_item(&decode_stored(&raw)?, true);
     Ok(SuProcess {
