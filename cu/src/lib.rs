@@ -10,14 +10,13 @@
 //! Codemap: [`config`] (flags → [`Config`]), [`server`] (routes, errors) → [`worker`] (one
 //! thread per process: load, evaluate in nonce order, dry runs, state) → [`su_client`] and
 //! [`gateway_client`] (HTTP), [`store`] (redb: results, message index, checkpoints);
-//! [`keys`] (the CU wallet), [`metrics`].
+//! the wallet comes from `ao_unit::wallet`; [`metrics`].
 //!
 //! Invariant: a process's Lua state is touched only by its worker thread.
 
 pub mod config;
 pub mod engine;
 pub mod gateway_client;
-pub mod keys;
 pub mod metrics;
 pub mod schedule;
 pub mod server;
@@ -44,7 +43,7 @@ pub enum CuError {
     #[error(transparent)]
     Store(#[from] store::StoreError),
     #[error(transparent)]
-    Key(#[from] keys::KeyError),
+    Key(#[from] ao_unit::wallet::KeyError),
     #[error("a startup task failed")]
     Startup,
 }
@@ -67,7 +66,7 @@ pub async fn run(
     let dir = config.data_dir.clone();
     let wallet = config.wallet.clone();
     let (store, signer) = tokio::task::spawn_blocking(move || {
-        let signer = keys::load_or_create(wallet.as_deref(), &dir)?;
+        let signer = ao_unit::wallet::load_or_create(wallet.as_deref(), &dir)?;
         Ok::<_, CuError>((Store::open(&dir)?, signer))
     })
     .await

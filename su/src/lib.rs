@@ -4,7 +4,7 @@
 //! Codemap: `config` (flags → [`Config`]), `http` (routes) → `sequencer` (per-process order,
 //! assignments) → `writer` (group commit) → `store` (redb schema) and `record` (what it
 //! stores); `views` (read JSON), `outbox` (permanent storage port and drain), `gateway` (block
-//! height, items to assign), `keys` (SU wallet), `listener` (connection limit), `metrics`,
+//! height, items to assign), `listener` (connection limit), `metrics`,
 //! `error`.
 //!
 //! Invariant: an answer to a write is sent only after the entry is committed durably.
@@ -13,7 +13,6 @@ pub mod config;
 pub mod error;
 pub mod gateway;
 pub mod http;
-pub mod keys;
 pub mod listener;
 pub mod metrics;
 pub mod outbox;
@@ -50,7 +49,7 @@ pub enum SuError {
     #[error(transparent)]
     Store(#[from] store::StoreError),
     #[error(transparent)]
-    Key(#[from] keys::KeyError),
+    Key(#[from] ao_unit::wallet::KeyError),
     #[error("cannot publish the Scheduler-Location item: {0}")]
     Location(#[from] error::ApiError),
     #[error("a startup task failed")]
@@ -69,7 +68,7 @@ pub async fn run(
     let dir = config.data_dir.clone();
     let wallet = config.wallet.clone();
     let (store, signer) = tokio::task::spawn_blocking(move || {
-        let signer = keys::load_or_create(wallet.as_deref(), &dir)?;
+        let signer = ao_unit::wallet::load_or_create(wallet.as_deref(), &dir)?;
         Ok::<_, SuError>((Store::open(&dir)?, signer))
     })
     .await

@@ -1,7 +1,6 @@
-//! The CU wallet (its address is what `GET /` names): a JWK file given by the operator
-//! (Arweave RSA or ed25519), or an ed25519 key created in the data directory on first run and
-//! reused afterwards. Must never print or log private key material, or overwrite an existing
-//! wallet file.
+//! A unit's wallet: a JWK file given by the operator (Arweave RSA or ed25519), or an ed25519
+//! key created in the unit's data directory on first run and reused afterwards. Must never
+//! print or log private key material, or overwrite an existing wallet file.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -73,6 +72,33 @@ fn create(path: &Path) -> Result<(), KeyError> {
     file.write_all(jwk.to_json().as_bytes())
         .map_err(write_err)?;
     file.sync_all().map_err(write_err)?;
-    tracing::info!(path = %path.display(), "created an ed25519 CU wallet");
+    tracing::info!(path = %path.display(), "created an ed25519 wallet");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_once_then_reuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = load_or_create(None, dir.path()).unwrap();
+        let again = load_or_create(None, dir.path()).unwrap();
+        assert_eq!(first.address(), again.address());
+        let explicit = load_or_create(Some(&dir.path().join(WALLET_FILE)), dir.path()).unwrap();
+        assert_eq!(explicit.address(), first.address());
+    }
+
+    #[test]
+    fn errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.json");
+        let err = load_or_create(Some(&missing), dir.path()).unwrap_err();
+        assert!(err.to_string().contains("nope.json"), "{err}");
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, "{\"kty\":\"EC\"}").unwrap();
+        let err = load_or_create(Some(&bad), dir.path()).unwrap_err();
+        assert!(err.to_string().contains("bad.json"), "{err}");
+    }
 }
