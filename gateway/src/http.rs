@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use ao_core::wire::ErrorBody;
 use ao_core::{DataItem, Id, b64};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
@@ -25,8 +24,6 @@ use crate::metrics::Metrics;
 use crate::store::{Applied, Block, Store};
 use crate::writer::Writer;
 
-/// Largest error body of an inner response the JSON layer reads.
-const ERROR_BODY_BYTES_MAX: usize = 16 * 1024;
 /// Most blocks one `GET /mine/{count}` mines.
 pub const MINE_COUNT_MAX: u32 = 10_000;
 
@@ -386,32 +383,5 @@ async fn json_errors(State(app): AppState, request: Request, next: Next) -> Resp
     } else {
         return response;
     }
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let text = axum::body::to_bytes(body, ERROR_BODY_BYTES_MAX)
-        .await
-        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
-        .unwrap_or_default();
-    let error = if text.is_empty() {
-        status
-            .canonical_reason()
-            .unwrap_or("request failed")
-            .to_owned()
-    } else {
-        text
-    };
-    let body = serde_json::to_vec(&ErrorBody::new(error)).unwrap_or_default();
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Response::from_parts(parts, Body::from(body))
+    ao_unit::http::json_error_body(response).await
 }

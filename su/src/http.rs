@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use ao_core::Id;
-use ao_core::wire::{ErrorBody, SuInfo, SuTimestamp};
+use ao_core::wire::{SuInfo, SuTimestamp};
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -20,9 +20,6 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::sequencer::{Sequencer, now_ms};
 use crate::views::{self, PageQuery};
-
-/// Largest error body of an inner response the JSON layer reads.
-const ERROR_BODY_BYTES_MAX: usize = 16 * 1024;
 
 pub struct App {
     pub sequencer: Arc<Sequencer>,
@@ -245,39 +242,5 @@ async fn json_errors(State(app): AppState, request: Request, next: Next) -> Resp
     } else {
         return response;
     }
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if is_json {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let text = axum::body::to_bytes(body, ERROR_BODY_BYTES_MAX)
-        .await
-        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
-        .unwrap_or_default();
-    let error = if text.is_empty() {
-        describe(status)
-    } else {
-        text
-    };
-    let body = serde_json::to_vec(&ErrorBody::new(error)).unwrap_or_default();
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Response::from_parts(parts, Body::from(body))
-}
-
-fn describe(status: StatusCode) -> String {
-    match status {
-        StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this path".to_owned(),
-        StatusCode::NOT_FOUND => "not found".to_owned(),
-        other => other
-            .canonical_reason()
-            .unwrap_or("request failed")
-            .to_lowercase(),
-    }
+    ao_unit::http::json_error_body(response).await
 }

@@ -8,9 +8,8 @@ use std::sync::atomic::Ordering;
 
 use ao_core::wire::ErrorBody;
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -19,9 +18,6 @@ use crate::store::StoreError;
 use crate::su_client::UpstreamError;
 use crate::worker::WorkerError;
 use crate::worker::registry::CallError;
-
-/// Largest error body of an inner response the JSON layer reads.
-const ERROR_BODY_BYTES_MAX: usize = 16 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -111,35 +107,5 @@ pub async fn json_errors(State(app): State<Arc<App>>, request: Request, next: Ne
     } else {
         return response;
     }
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if is_json {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let text = axum::body::to_bytes(body, ERROR_BODY_BYTES_MAX)
-        .await
-        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
-        .unwrap_or_default();
-    let error = if text.is_empty() {
-        match status {
-            StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this path".to_owned(),
-            StatusCode::NOT_FOUND => "not found".to_owned(),
-            other => other
-                .canonical_reason()
-                .unwrap_or("request failed")
-                .to_lowercase(),
-        }
-    } else {
-        text
-    };
-    let body = serde_json::to_vec(&ErrorBody::new(error)).unwrap_or_default();
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Response::from_parts(parts, Body::from(body))
+    ao_unit::http::json_error_body(response).await
 }
