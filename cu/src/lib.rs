@@ -15,6 +15,7 @@
 //! Invariant: a process's Lua state is touched only by its worker thread.
 
 pub mod config;
+pub mod cron;
 pub mod engine;
 pub mod gateway_client;
 pub mod metrics;
