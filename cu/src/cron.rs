@@ -274,15 +274,16 @@ impl CronSchedule {
         for cron in 0..self.crons.len() {
             // Strictly earlier only: on a tie the cron first in tag order keeps its place.
             match self.tick_at(position, cron) {
-                Some(TickAt::Time(at)) if at <= due.time => {
-                    if time.is_none_or(|(best, _)| at < best) {
-                        time = Some((at, cron));
-                    }
+                Some(TickAt::Time(at))
+                    if at <= due.time && time.is_none_or(|(best, _)| at < best) =>
+                {
+                    time = Some((at, cron));
                 }
-                Some(TickAt::Block(at)) if due.height.is_some_and(|h| at <= h) => {
-                    if block.is_none_or(|(best, _)| at < best) {
-                        block = Some((at, cron));
-                    }
+                Some(TickAt::Block(at))
+                    if due.height.is_some_and(|h| at <= h)
+                        && block.is_none_or(|(best, _)| at < best) =>
+                {
+                    block = Some((at, cron));
                 }
                 _ => {}
             }
@@ -618,7 +619,10 @@ mod tests {
 
     /// A schedule of messages and, between them, catch-ups the SU could have vouched for
     /// (never past the next message's time or height).
-    fn events() -> impl Strategy<Value = Vec<(u64, u64, Option<(u64, u64)>)>> {
+    /// Time and height to the next message, and perhaps a catch-up before it (offsets).
+    type Step = (u64, u64, Option<(u64, u64)>);
+
+    fn events() -> impl Strategy<Value = Vec<Step>> {
         prop::collection::vec(
             (
                 0u64..4_000,
@@ -629,7 +633,7 @@ mod tests {
         )
     }
 
-    fn interleave(steps: &[(u64, u64, Option<(u64, u64)>)], catch_ups: bool) -> Vec<Event> {
+    fn interleave(steps: &[Step], catch_ups: bool) -> Vec<Event> {
         let (mut time, mut height) = (10_000, 100);
         let mut out = vec![Event::Scheduled(time, height)];
         for &(dt, dh, catch_up) in steps {
