@@ -698,3 +698,43 @@ async fn cron_bad_requests_are_json_errors() {
     }
     net.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_cron_message_rolls_back_and_unhandled_ones_reach_the_inbox() {
+    let tags = [
+        ("On-Boot", "Data"),
+        ("Cron-Interval", "1-second"),
+        ("Cron-Tag-Action", "Tick"),
+        ("Cron-Interval", "1-second"),
+        ("Cron-Tag-Action", "Nobody"),
+    ];
+    let boot = r#"Origin = os.time()
+Handlers.add("tick", "Tick", function(m)
+  Count = (Count or 0) + 1
+  if m.Timestamp - Origin == 2000 then error("the second tick fails") end
+  ao.send({ Target = m.From, Data = tostring(Count) })
+end)"#;
+    let net = Net::start_process("lua53", &tags, boot).await;
+    let origin = net.process_timestamp().await;
+    net.result(&net.process).await;
+    let edges = net.cron_edges(net.cu_url(), 5).await;
+    // Simultaneous ticks go in tag order: Tick, Nobody, Tick, Nobody, …
+    assert_eq!(tick_data(&edges[0]), "1");
+    let unhandled = &edges[1]["node"];
+    assert!(unhandled.get("Error").is_none(), "{unhandled}");
+    assert_eq!(unhandled["Messages"], json!([]));
+    let failed = &edges[2]["node"];
+    let error = failed["Error"].as_str().unwrap();
+    assert!(error.contains("the second tick fails"), "{error}");
+    assert_eq!(failed["Messages"], json!([]));
+    // The failed tick left no trace: the next one counts 2.
+    assert_eq!(tick_data(&edges[4]), "2");
+
+    // Every unhandled (Id-less) cron message up to the next scheduled one is in the Inbox.
+    let (inbox, at) = net
+        .send_timed(&[("Action", "Eval")], "return 'inbox=' .. #Inbox")
+        .await;
+    let nobody = (at - origin) / 1000;
+    assert_eq!(net.output(&inbox).await, format!("inbox={nobody}"));
+    net.stop().await;
+}
