@@ -227,7 +227,7 @@ impl Store {
         let tx = self.db.begin_read()?;
         let table = tx.open_table(CHECKPOINTS)?;
         match table.get(process.as_bytes())? {
-            Some(v) => Ok(Some(postcard::from_bytes(v.value())?)),
+            Some(v) => Ok(Some(decode_checkpoint(v.value())?)),
             None => Ok(None),
         }
     }
@@ -342,6 +342,37 @@ impl Store {
     }
 }
 
+/// A stored checkpoint, also in the layout written before checkpoints recorded a cron
+/// position (postcard is not self-describing: that layout simply ends before `cron`).
+fn decode_checkpoint(bytes: &[u8]) -> Result<StoredCheckpoint, StoreError> {
+    #[derive(Deserialize)]
+    struct WithoutCron {
+        nonce: u64,
+        assignment_id: [u8; 32],
+        hash_chain: [u8; 32],
+        timestamp: u64,
+        block_height: u64,
+        state: Vec<u8>,
+    }
+    match postcard::from_bytes(bytes) {
+        Ok(checkpoint) => Ok(checkpoint),
+        Err(e) => {
+            let Ok(old) = postcard::from_bytes::<WithoutCron>(bytes) else {
+                return Err(e.into());
+            };
+            Ok(StoredCheckpoint {
+                nonce: old.nonce,
+                assignment_id: old.assignment_id,
+                hash_chain: old.hash_chain,
+                timestamp: old.timestamp,
+                block_height: old.block_height,
+                state: old.state,
+                cron: None,
+            })
+        }
+    }
+}
+
 fn cron_timestamp(value: &[u8]) -> u64 {
     let mut bytes = [0u8; CRON_PREFIX_LEN];
     if let Some(prefix) = value.get(..CRON_PREFIX_LEN) {
@@ -413,6 +444,33 @@ mod tests {
         assert_eq!(desc, (vec![4, 3, 2, 1, 0], false));
         let empty: (Vec<u64>, bool) = nonces(store.results_page(&p, 5, 4, false, 5).unwrap());
         assert_eq!(empty, (vec![], false));
+    }
+
+    #[test]
+    fn checkpoints_written_before_cron_still_load() {
+        #[derive(Serialize)]
+        struct WithoutCron {
+            nonce: u64,
+            assignment_id: [u8; 32],
+            hash_chain: [u8; 32],
+            timestamp: u64,
+            block_height: u64,
+            state: Vec<u8>,
+        }
+        let old = WithoutCron {
+            nonce: 4,
+            assignment_id: [1; 32],
+            hash_chain: [2; 32],
+            timestamp: 5,
+            block_height: 6,
+            state: vec![7, 8],
+        };
+        let decoded = decode_checkpoint(&postcard::to_allocvec(&old).unwrap()).unwrap();
+        assert_eq!(
+            (decoded.nonce, decoded.state, decoded.cron),
+            (4, vec![7, 8], None)
+        );
+        assert!(decode_checkpoint(&[1, 2]).is_err());
     }
 
     #[test]

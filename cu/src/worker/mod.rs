@@ -7,7 +7,8 @@
 //! every request gets the error).
 //!
 //! Codemap: [`registry`] (process id → mailbox, spawning, shutdown), `load` (SU process,
-//! module from the gateway, checkpoint), `evaluate` (the schedule, dry runs, state).
+//! module from the gateway, crons, checkpoint), `evaluate` (the schedule and the cron ticks
+//! among and after it, dry runs, state).
 
 mod evaluate;
 mod load;
