@@ -13,6 +13,7 @@
 mod evaluate;
 mod load;
 pub mod registry;
+mod result;
 
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
