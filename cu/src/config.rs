@@ -16,6 +16,10 @@ pub const SCHEDULE_PAGE_DEFAULT: usize = 500;
 pub const RESULTS_LIMIT_DEFAULT: usize = 25;
 /// The largest `limit` a `/results` page honours.
 pub const RESULTS_LIMIT_MAX: usize = 1000;
+/// How far behind the SU's clock cron catches up, ms (see [`Config::cron_settle`]).
+pub const CRON_SETTLE_MS_DEFAULT: u64 = 1000;
+/// Cron ticks one catch-up evaluates at most (see [`Config::cron_catch_up_max`]).
+pub const CRON_CATCH_UP_MAX_DEFAULT: u64 = 10_000;
 
 /// Everything the CU needs to know, decided before it starts.
 #[derive(Debug, Clone)]
@@ -45,6 +49,15 @@ pub struct Config {
     pub module_bytes_max: usize,
     /// The largest `POST /dry-run` body, bytes.
     pub dry_run_bytes_max: usize,
+    /// Catching up on cron ticks after the last scheduled message stops this far before the
+    /// time the SU vouches for. The SU takes that time outside its per-process commit, so a
+    /// message ordered a moment earlier may not be readable yet; its timestamp must not fall
+    /// behind a tick already evaluated (the process would stop). This covers the SU's commit
+    /// latency; it delays cron results by as much.
+    pub cron_settle: Duration,
+    /// Cron ticks one catch-up (a `/cron`, `/dry-run` or `/state` request) evaluates at most;
+    /// the next request goes on. Ticks due before a scheduled message are never cut short.
+    pub cron_catch_up_max: u64,
 }
 
 impl Config {
@@ -67,6 +80,8 @@ impl Config {
             upstream_timeout: Duration::from_secs(30),
             module_bytes_max: 64 << 20,
             dry_run_bytes_max: 1 << 20,
+            cron_settle: Duration::from_millis(CRON_SETTLE_MS_DEFAULT),
+            cron_catch_up_max: CRON_CATCH_UP_MAX_DEFAULT,
         }
     }
 }
@@ -121,6 +136,13 @@ pub struct Args {
     /// Largest dry-run body, bytes.
     #[arg(long, env = "CU_DRY_RUN_BYTES_MAX", default_value_t = 1 << 20)]
     pub dry_run_bytes_max: usize,
+    /// Milliseconds behind the SU's clock that cron catch-up stops (covers the SU's commit
+    /// latency).
+    #[arg(long, env = "CU_CRON_SETTLE_MS", default_value_t = CRON_SETTLE_MS_DEFAULT)]
+    pub cron_settle_ms: u64,
+    /// Cron ticks one request catches up at most.
+    #[arg(long, env = "CU_CRON_CATCH_UP_MAX", default_value_t = CRON_CATCH_UP_MAX_DEFAULT)]
+    pub cron_catch_up_max: u64,
 }
 
 impl Args {
@@ -133,6 +155,7 @@ impl Args {
             ("--mailbox-max", self.mailbox_max),
             ("--module-bytes-max", self.module_bytes_max),
             ("--dry-run-bytes-max", self.dry_run_bytes_max),
+            ("--cron-catch-up-max", self.cron_catch_up_max as usize),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero { name });
@@ -148,6 +171,8 @@ impl Args {
         config.upstream_timeout = Duration::from_secs(self.upstream_timeout_secs.max(1));
         config.module_bytes_max = self.module_bytes_max;
         config.dry_run_bytes_max = self.dry_run_bytes_max;
+        config.cron_settle = Duration::from_millis(self.cron_settle_ms);
+        config.cron_catch_up_max = self.cron_catch_up_max;
         Ok((self.listen, config))
     }
 }

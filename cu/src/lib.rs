@@ -3,7 +3,8 @@
 //! The evaluation engine ([`engine`]) is a deterministic, sandboxed Lua 5.3 state per process
 //! that runs a module's `handle(msg, env)` under memory and instruction budgets, rolls failed
 //! messages back, and checkpoints its state canonically; [`schedule`] turns the SU's JSON into
-//! checked `msg`/`env` values. Neither does I/O. The server around them: [`run`] serves
+//! checked `msg`/`env` values, and [`cron`] places the CU's own cron messages among them. None
+//! of them does I/O. The server around them: [`run`] serves
 //! PROTOCOL.md §6 on a listener until a shutdown token is cancelled; the `ao-cu` binary only
 //! parses flags and calls it.
 //!
@@ -15,6 +16,7 @@
 //! Invariant: a process's Lua state is touched only by its worker thread.
 
 pub mod config;
+pub mod cron;
 pub mod engine;
 pub mod gateway_client;
 pub mod metrics;

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Metrics {
     pub messages_evaluated: AtomicU64,
     pub message_errors: AtomicU64,
+    pub cron_evaluated: AtomicU64,
     pub results_served: AtomicU64,
     pub dry_runs: AtomicU64,
     pub process_loads: AtomicU64,
@@ -25,7 +26,7 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &str, &AtomicU64); 11] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 12] = [
             (
                 "ao_cu_messages_evaluated_total",
                 "counter",
@@ -35,8 +36,14 @@ impl Metrics {
             (
                 "ao_cu_message_errors_total",
                 "counter",
-                "Evaluated messages whose result carries Error.",
+                "Evaluated messages (scheduled or cron) whose result carries Error.",
                 &self.message_errors,
+            ),
+            (
+                "ao_cu_cron_messages_evaluated_total",
+                "counter",
+                "Cron messages evaluated.",
+                &self.cron_evaluated,
             ),
             (
                 "ao_cu_results_served_total",

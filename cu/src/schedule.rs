@@ -55,7 +55,7 @@ pub fn env(process: &SuProcess, module: &ModuleInfo) -> Json {
     json!({
         "Process": {
             "Id": process.process_id,
-            "Owner": owner_text(&process.owner.key, &process.owner.address),
+            "Owner": process_owner(process),
             "Tags": process.tags,
         },
         "Module": {
@@ -64,6 +64,12 @@ pub fn env(process: &SuProcess, module: &ModuleInfo) -> Json {
             "Tags": module.tags,
         },
     })
+}
+
+/// The process owner as the process sees it (`env.Process.Owner`, and `Owner`/`From` of its
+/// cron messages).
+pub fn process_owner(process: &SuProcess) -> String {
+    owner_text(&process.owner.key, &process.owner.address)
 }
 
 /// One scheduled message, ready for `handle`.

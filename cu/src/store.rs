@@ -1,14 +1,19 @@
 //! The results database (redb, one file `cu.redb` in the data directory): evaluated results,
-//! the message index, each process's latest evaluated nonce and its latest checkpoint.
+//! cron results, the message index, each process's latest evaluated nonce and its latest
+//! checkpoint.
 //!
 //! Must never: decide what a result is (the workers do), or let a result and the nonce that
 //! says it exists be written apart. Invariant: a [`Batch`] is one transaction, so `latest`
-//! never names a nonce whose result is missing, and a checkpoint is never ahead of `latest`.
+//! never names a nonce whose result is missing, and a checkpoint is never ahead of `latest`
+//! (nor of the cron results: it records how far cron has run).
 //!
 //! Schema (ids are raw 32-byte keys; nonces big-endian so keys sort by them):
 //! - `results`: process ++ nonce → result JSON bytes
 //! - `message_nonces`: message id ++ process → nonce (a message may go to several processes)
 //! - `latest`: process → highest evaluated nonce
+//! - `cron_results`: process ++ cron sequence number → the tick's `Timestamp` (8 bytes,
+//!   big-endian) ++ result JSON bytes. Sequence numbers count a process's cron messages from 0
+//!   in evaluation order, so they page in order; timestamps never decrease with them.
 //! - `checkpoints`: process → [`StoredCheckpoint`] (postcard)
 
 use std::path::Path;
@@ -17,10 +22,13 @@ use ao_core::Id;
 use redb::{Database, ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
 
+use crate::cron::CronPosition;
+
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "cu.redb";
 
 const RESULTS: TableDefinition<&[u8; 40], &[u8]> = TableDefinition::new("results");
+const CRON_RESULTS: TableDefinition<&[u8; 40], &[u8]> = TableDefinition::new("cron_results");
 const MESSAGE_NONCES: TableDefinition<&[u8; 64], u64> = TableDefinition::new("message_nonces");
 const LATEST: TableDefinition<&[u8; 32], u64> = TableDefinition::new("latest");
 const CHECKPOINTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("checkpoints");
@@ -63,6 +71,8 @@ pub struct StoredCheckpoint {
     pub block_height: u64,
     /// `Checkpoint::bytes`.
     pub state: Vec<u8>,
+    /// How far the process's crons had run when the state was taken (`None` without crons).
+    pub cron: Option<CronPosition>,
 }
 
 /// One evaluated message.
@@ -74,16 +84,55 @@ pub struct Evaluated {
     pub result: Vec<u8>,
 }
 
-/// What one worker commits at once: consecutive results and perhaps a newer checkpoint.
+/// One evaluated cron message.
+#[derive(Debug, Clone)]
+pub struct CronEvaluated {
+    /// Its place among the process's cron messages, from 0.
+    pub seq: u64,
+    /// The `Timestamp` the message carried.
+    pub timestamp: u64,
+    /// The result object as JSON.
+    pub result: Vec<u8>,
+}
+
+/// What one worker commits at once: consecutive results, the cron results evaluated among
+/// them, and perhaps a newer checkpoint.
 #[derive(Debug, Clone)]
 pub struct Batch {
     pub process: Id,
     pub evaluated: Vec<Evaluated>,
+    pub crons: Vec<CronEvaluated>,
     pub checkpoint: Option<StoredCheckpoint>,
 }
 
-/// A page of stored results: `(nonce, result JSON)`, and whether more lie in the range.
+impl Batch {
+    pub fn new(process: Id) -> Batch {
+        Batch {
+            process,
+            evaluated: Vec::new(),
+            crons: Vec::new(),
+            checkpoint: None,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.evaluated.is_empty() && self.crons.is_empty() && self.checkpoint.is_none()
+    }
+}
+
+/// A page of stored results: `(nonce or cron sequence number, result JSON)`, and whether
+/// more lie in the range.
 pub type ResultsPage = (Vec<(u64, Vec<u8>)>, bool);
+
+/// Which results a page reads.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Results,
+    Cron,
+}
+
+/// Bytes before the JSON in a `cron_results` value: the timestamp.
+const CRON_PREFIX_LEN: usize = 8;
 
 pub struct Store {
     db: Database,
@@ -110,6 +159,7 @@ impl Store {
         let db = Database::create(dir.join(DB_FILE))?;
         let tx = db.begin_write()?;
         tx.open_table(RESULTS)?;
+        tx.open_table(CRON_RESULTS)?;
         tx.open_table(MESSAGE_NONCES)?;
         tx.open_table(LATEST)?;
         tx.open_table(CHECKPOINTS)?;
@@ -130,6 +180,14 @@ impl Store {
             }
             if let Some(last) = batch.evaluated.last() {
                 latest.insert(batch.process.as_bytes(), last.nonce)?;
+            }
+            let mut crons = tx.open_table(CRON_RESULTS)?;
+            let mut value = Vec::new();
+            for e in &batch.crons {
+                value.clear();
+                value.extend_from_slice(&e.timestamp.to_be_bytes());
+                value.extend_from_slice(&e.result);
+                crons.insert(&result_key(&batch.process, e.seq), value.as_slice())?;
             }
             if let Some(checkpoint) = &batch.checkpoint {
                 let bytes = postcard::to_allocvec(checkpoint)?;
@@ -169,7 +227,7 @@ impl Store {
         let tx = self.db.begin_read()?;
         let table = tx.open_table(CHECKPOINTS)?;
         match table.get(process.as_bytes())? {
-            Some(v) => Ok(Some(postcard::from_bytes(v.value())?)),
+            Some(v) => Ok(Some(decode_checkpoint(v.value())?)),
             None => Ok(None),
         }
     }
@@ -184,11 +242,72 @@ impl Store {
         descending: bool,
         limit: usize,
     ) -> Result<ResultsPage, StoreError> {
+        self.page(Kind::Results, process, low..=high, descending, limit)
+    }
+
+    /// Up to `limit` cron results with sequence numbers in `low..=high`, ascending or
+    /// descending, and whether more lie in the range beyond them.
+    pub fn cron_page(
+        &self,
+        process: &Id,
+        low: u64,
+        high: u64,
+        descending: bool,
+        limit: usize,
+    ) -> Result<ResultsPage, StoreError> {
+        self.page(Kind::Cron, process, low..=high, descending, limit)
+    }
+
+    /// The highest sequence number in `low..=high` whose cron message's `Timestamp` is at or
+    /// before `time`; `None` if there is none. Timestamps never decrease with sequence
+    /// numbers, so this is a binary search; every number in the range must be stored.
+    pub fn cron_seq_through(
+        &self,
+        process: &Id,
+        low: u64,
+        high: u64,
+        time: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(CRON_RESULTS)?;
+        let at_or_before = |seq: u64| -> Result<bool, StoreError> {
+            let value = table.get(&result_key(process, seq))?;
+            Ok(value.is_some_and(|v| cron_timestamp(v.value()) <= time))
+        };
+        if low > high || !at_or_before(low)? {
+            return Ok(None);
+        }
+        // Invariant: `low` is at or before `time`; everything above `high` is not.
+        let (mut low, mut high) = (low, high);
+        while low < high {
+            let middle = low + (high - low).div_ceil(2);
+            if at_or_before(middle)? {
+                low = middle;
+            } else {
+                high = middle - 1;
+            }
+        }
+        Ok(Some(low))
+    }
+
+    fn page(
+        &self,
+        kind: Kind,
+        process: &Id,
+        numbers: std::ops::RangeInclusive<u64>,
+        descending: bool,
+        limit: usize,
+    ) -> Result<ResultsPage, StoreError> {
+        let (low, high) = numbers.into_inner();
         if low > high || limit == 0 {
             return Ok((Vec::new(), false));
         }
+        let (definition, skip) = match kind {
+            Kind::Results => (RESULTS, 0),
+            Kind::Cron => (CRON_RESULTS, CRON_PREFIX_LEN),
+        };
         let tx = self.db.begin_read()?;
-        let table = tx.open_table(RESULTS)?;
+        let table = tx.open_table(definition)?;
         let (first, last) = (result_key(process, low), result_key(process, high));
         let range = table.range::<&[u8; 40]>(&first..=&last)?;
         let mut entries = Vec::new();
@@ -199,9 +318,11 @@ impl Store {
                 more = true;
                 return Ok(false);
             }
-            let mut nonce = [0u8; 8];
-            nonce.copy_from_slice(&key.value()[32..]);
-            entries.push((u64::from_be_bytes(nonce), value.value().to_vec()));
+            let mut number = [0u8; 8];
+            number.copy_from_slice(&key.value()[32..]);
+            let bytes = value.value();
+            let body = bytes.get(skip..).unwrap_or_default();
+            entries.push((u64::from_be_bytes(number), body.to_vec()));
             Ok(true)
         };
         if descending {
@@ -219,6 +340,45 @@ impl Store {
         }
         Ok((entries, more))
     }
+}
+
+/// A stored checkpoint, also in the layout written before checkpoints recorded a cron
+/// position (postcard is not self-describing: that layout simply ends before `cron`).
+fn decode_checkpoint(bytes: &[u8]) -> Result<StoredCheckpoint, StoreError> {
+    #[derive(Deserialize)]
+    struct WithoutCron {
+        nonce: u64,
+        assignment_id: [u8; 32],
+        hash_chain: [u8; 32],
+        timestamp: u64,
+        block_height: u64,
+        state: Vec<u8>,
+    }
+    match postcard::from_bytes(bytes) {
+        Ok(checkpoint) => Ok(checkpoint),
+        Err(e) => {
+            let Ok(old) = postcard::from_bytes::<WithoutCron>(bytes) else {
+                return Err(e.into());
+            };
+            Ok(StoredCheckpoint {
+                nonce: old.nonce,
+                assignment_id: old.assignment_id,
+                hash_chain: old.hash_chain,
+                timestamp: old.timestamp,
+                block_height: old.block_height,
+                state: old.state,
+                cron: None,
+            })
+        }
+    }
+}
+
+fn cron_timestamp(value: &[u8]) -> u64 {
+    let mut bytes = [0u8; CRON_PREFIX_LEN];
+    if let Some(prefix) = value.get(..CRON_PREFIX_LEN) {
+        bytes.copy_from_slice(prefix);
+    }
+    u64::from_be_bytes(bytes)
 }
 
 #[cfg(test)]
@@ -247,11 +407,18 @@ mod tests {
             timestamp: 3,
             block_height: 9,
             state: vec![4, 5],
+            cron: Some(CronPosition {
+                next: vec![3, 1],
+                seq: 2,
+                timestamp: 3,
+                block_height: 9,
+            }),
         };
         store
             .commit(&Batch {
                 process: p,
                 evaluated: (0..5).map(evaluated).collect(),
+                crons: Vec::new(),
                 checkpoint: Some(checkpoint.clone()),
             })
             .unwrap();
@@ -259,6 +426,7 @@ mod tests {
             .commit(&Batch {
                 process: other,
                 evaluated: vec![evaluated(0)],
+                crons: Vec::new(),
                 checkpoint: None,
             })
             .unwrap();
@@ -276,5 +444,83 @@ mod tests {
         assert_eq!(desc, (vec![4, 3, 2, 1, 0], false));
         let empty: (Vec<u64>, bool) = nonces(store.results_page(&p, 5, 4, false, 5).unwrap());
         assert_eq!(empty, (vec![], false));
+    }
+
+    #[test]
+    fn checkpoints_written_before_cron_still_load() {
+        #[derive(Serialize)]
+        struct WithoutCron {
+            nonce: u64,
+            assignment_id: [u8; 32],
+            hash_chain: [u8; 32],
+            timestamp: u64,
+            block_height: u64,
+            state: Vec<u8>,
+        }
+        let old = WithoutCron {
+            nonce: 4,
+            assignment_id: [1; 32],
+            hash_chain: [2; 32],
+            timestamp: 5,
+            block_height: 6,
+            state: vec![7, 8],
+        };
+        let decoded = decode_checkpoint(&postcard::to_allocvec(&old).unwrap()).unwrap();
+        assert_eq!(
+            (decoded.nonce, decoded.state, decoded.cron),
+            (4, vec![7, 8], None)
+        );
+        assert!(decode_checkpoint(&[1, 2]).is_err());
+    }
+
+    #[test]
+    fn cron_results_page_in_order_and_by_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let p = Id([7; 32]);
+        // Timestamps 1000, 2000, 2000, 3000, … never decreasing with the sequence number.
+        let times = [1000, 2000, 2000, 3000, 4000, 5000];
+        let mut batch = Batch::new(p);
+        batch.crons = times
+            .iter()
+            .enumerate()
+            .map(|(seq, &timestamp)| CronEvaluated {
+                seq: seq as u64,
+                timestamp,
+                result: format!("{{\"Output\":{seq}}}").into_bytes(),
+            })
+            .collect();
+        store.commit(&batch).unwrap();
+        assert_eq!(
+            store.latest(&p).unwrap(),
+            None,
+            "crons are not scheduled results"
+        );
+        assert_eq!(store.results_page(&p, 0, 9, false, 9).unwrap().0, vec![]);
+
+        let (page, more) = store.cron_page(&p, 1, 5, false, 2).unwrap();
+        assert!(more);
+        assert_eq!(
+            page,
+            vec![
+                (1, b"{\"Output\":1}".to_vec()),
+                (2, b"{\"Output\":2}".to_vec())
+            ]
+        );
+        let (page, more) = store.cron_page(&p, 0, 5, true, 9).unwrap();
+        assert!(!more);
+        assert_eq!(
+            page.iter().map(|e| e.0).collect::<Vec<_>>(),
+            [5, 4, 3, 2, 1, 0]
+        );
+
+        let through = |time| store.cron_seq_through(&p, 0, 5, time).unwrap();
+        assert_eq!(through(999), None);
+        assert_eq!(through(1000), Some(0));
+        assert_eq!(through(2500), Some(2));
+        assert_eq!(through(4000), Some(4));
+        assert_eq!(through(u64::MAX), Some(5));
+        assert_eq!(store.cron_seq_through(&p, 3, 5, 2000).unwrap(), None);
+        assert_eq!(store.cron_seq_through(&p, 3, 2, 9000).unwrap(), None);
     }
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use ao_core::Id;
-use ao_core::wire::{SuInfo, SuMessage, SuPage, SuProcess};
+use ao_core::wire::{SuInfo, SuMessage, SuPage, SuProcess, SuTimestamp};
 use serde::de::DeserializeOwned;
 
 /// The largest SU answer read (a page of up to 1000 messages of up to 10 MiB each would be
@@ -99,6 +99,13 @@ pub(crate) fn decode<T: DeserializeOwned>(
     })
 }
 
+/// The SU's clock and block height, as `GET /timestamp` gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SuNow {
+    pub timestamp: u64,
+    pub block_height: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct SuClient {
     http: reqwest::Client,
@@ -127,6 +134,24 @@ impl SuClient {
     /// `GET /`: the SU's wallet address.
     pub async fn info(&self) -> Result<SuInfo, UpstreamError> {
         self.get("/").await
+    }
+
+    /// `GET /timestamp?process-id=`: the SU's clock (ms) and block height now. The SU gives
+    /// every message it orders later a timestamp at or after this one.
+    pub async fn timestamp(&self, process: &Id) -> Result<SuNow, UpstreamError> {
+        let path = format!("/timestamp?process-id={process}");
+        let answer: SuTimestamp = self.get(&path).await?;
+        let number = |text: &str, what: &str| {
+            text.parse::<u64>().map_err(|_| UpstreamError::Body {
+                unit: "SU",
+                url: format!("{}{path}", self.base),
+                reason: format!("{what} {text:?} is not a non-negative integer"),
+            })
+        };
+        Ok(SuNow {
+            timestamp: number(&answer.timestamp, "timestamp")?,
+            block_height: number(&answer.block_height, "block_height")?,
+        })
     }
 
     /// `GET /processes/{pid}`; `None` if the SU does not know the process.

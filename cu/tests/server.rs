@@ -1,6 +1,7 @@
 //! The CU server over real sockets, with the real gateway and the real SU in-process: the
 //! default process library is uploaded as a Module item, a Process and its Messages go to the
-//! SU, and the CU answers `/result`, `/results`, `/dry-run`, `/state` and survives a restart.
+//! SU, and the CU answers `/result`, `/results`, `/dry-run`, `/state`, `/cron` and survives a
+//! restart; cron results are the same on a second CU.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -80,6 +81,8 @@ async fn start_cu(dir: &std::path::Path, su: &str, gateway: &str) -> Unit<cu::Cu
     let shutdown = CancellationToken::new();
     let mut config = cu::Config::new(dir, su, gateway);
     config.checkpoint_every = 3;
+    // The in-process SU commits in well under this.
+    config.cron_settle = Duration::from_millis(200);
     let task = tokio::spawn(cu::run(config, listener, shutdown.clone()));
     tokio::time::sleep(Duration::from_millis(50)).await;
     if task.is_finished() {
@@ -117,12 +120,18 @@ struct Net {
     su_address: String,
     cu: Option<Unit<cu::CuError>>,
     dirs: Vec<Arc<tempfile::TempDir>>,
+    module: Id,
     process: Id,
     sent: AtomicU64,
 }
 
 impl Net {
     async fn start(module_format: &str) -> Net {
+        Net::start_process(module_format, &[], "1984").await
+    }
+
+    /// A network whose process carries `tags` (after the protocol tags) and `data`.
+    async fn start_process(module_format: &str, tags: &[(&str, &str)], data: &str) -> Net {
         let dirs: Vec<_> = (0..3)
             .map(|_| Arc::new(tempfile::tempdir().unwrap()))
             .collect();
@@ -141,27 +150,36 @@ impl Net {
             .sign(&signer())
             .unwrap();
         post_raw(&client, &format!("{}/tx/arweave", gateway.url), &module).await;
-        let process = ItemBuilder::new()
-            .tag("Data-Protocol", "ao")
-            .tag("Variant", "ao.TN.1")
-            .tag("Type", "Process")
-            .tag("Module", module.id().to_string())
-            .tag("Scheduler", su_address.clone())
-            .tag("Authority", su_address.clone())
-            .data("1984")
-            .sign(&signer())
-            .unwrap();
-        post_raw(&client, &format!("{}/", su.url), &process).await;
-        Net {
+        let mut net = Net {
             client,
             gateway,
             su,
             su_address,
             cu: Some(cu),
             dirs,
-            process: process.id(),
+            module: module.id(),
+            process: module.id(),
             sent: AtomicU64::new(0),
-        }
+        };
+        net.process = net.spawn(tags, data).await;
+        net
+    }
+
+    /// Posts another process of the same module to the SU; returns its id.
+    async fn spawn(&self, tags: &[(&str, &str)], data: &str) -> Id {
+        let process = ItemBuilder::new()
+            .tag("Data-Protocol", "ao")
+            .tag("Variant", "ao.TN.1")
+            .tag("Type", "Process")
+            .tag("Module", self.module.to_string())
+            .tag("Scheduler", self.su_address.clone())
+            .tag("Authority", self.su_address.clone())
+            .tags(tags.iter().map(|(n, v)| Tag::new(*n, *v)))
+            .data(data)
+            .sign(&signer())
+            .unwrap();
+        post_raw(&self.client, &format!("{}/", self.su.url), &process).await;
+        process.id()
     }
 
     fn cu_url(&self) -> &str {
@@ -170,6 +188,12 @@ impl Net {
 
     /// Posts a message from the process owner to the SU; returns its id.
     async fn send(&self, tags: &[(&str, &str)], data: &str) -> Id {
+        self.send_timed(tags, data).await.0
+    }
+
+    /// Posts a message from the process owner to the SU; returns its id and the timestamp the
+    /// SU gave it.
+    async fn send_timed(&self, tags: &[(&str, &str)], data: &str) -> (Id, u64) {
         // Signatures are deterministic: a fresh anchor keeps equal messages distinct.
         let mut anchor = [0u8; 32];
         let n = self.sent.fetch_add(1, Ordering::Relaxed);
@@ -184,8 +208,8 @@ impl Net {
             .data(data)
             .sign(&signer())
             .unwrap();
-        post_raw(&self.client, &format!("{}/", self.su.url), &item).await;
-        item.id()
+        let posted = post_raw(&self.client, &format!("{}/", self.su.url), &item).await;
+        (item.id(), posted["timestamp"].as_u64().unwrap())
     }
 
     async fn eval(&self, code: &str) -> Id {
@@ -251,6 +275,48 @@ impl Net {
             .unwrap()
     }
 
+    /// `GET {url}{path}` on any unit.
+    async fn get_at(&self, url: &str, path: &str) -> (u16, Json) {
+        let r = self
+            .client
+            .get(format!("{url}{path}"))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+
+    /// The process's own timestamp on the SU: cron ticks count from it.
+    async fn process_timestamp(&self) -> u64 {
+        let (status, body) = self
+            .get_at(&self.su.url, &format!("/processes/{}", self.process))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["timestamp"].as_u64().unwrap()
+    }
+
+    /// Every cron edge the CU at `url` has, asking until there are at least `min` (the CU
+    /// catches up on each request); panics after a generous deadline.
+    async fn cron_edges(&self, url: &str, min: usize) -> Vec<Json> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, page) = self
+                .get_at(url, &format!("/cron/{}?limit=1000", self.process))
+                .await;
+            assert_eq!(status, 200, "{page}");
+            let edges = page["edges"].as_array().unwrap().clone();
+            if edges.len() >= min {
+                return edges;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{url}: {} cron results, waited for {min}",
+                edges.len()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     async fn restart_cu(&mut self) {
         self.cu.take().unwrap().stop().await;
         let cu = start_cu(self.dirs[2].path(), &self.su.url, &self.gateway.url).await;
@@ -264,7 +330,7 @@ impl Net {
     }
 }
 
-async fn post_raw(client: &reqwest::Client, url: &str, item: &DataItem) {
+async fn post_raw(client: &reqwest::Client, url: &str, item: &DataItem) -> Json {
     let r = client
         .post(url)
         .header("content-type", "application/octet-stream")
@@ -273,11 +339,9 @@ async fn post_raw(client: &reqwest::Client, url: &str, item: &DataItem) {
         .await
         .unwrap();
     let status = r.status();
-    assert!(
-        status.is_success(),
-        "{url}: {status} {}",
-        r.text().await.unwrap()
-    );
+    let text = r.text().await.unwrap();
+    assert!(status.is_success(), "{url}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(Json::Null)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -445,4 +509,232 @@ async fn concurrent_results_coalesce_on_the_process_worker() {
     assert_eq!(net.metric("ao_cu_messages_evaluated_total").await, 5);
     assert_eq!(net.metric("ao_cu_process_loads_total").await, 1);
     Arc::into_inner(net).unwrap().stop().await;
+}
+
+/// Tags of a process with a one-second cron whose messages carry `Action: Tick`.
+const CRON_TAGS: [(&str, &str); 3] = [
+    ("On-Boot", "Data"),
+    ("Cron-Interval", "1-second"),
+    ("Cron-Tag-Action", "Tick"),
+];
+
+/// Process data (evaluated at spawn): counts ticks and reports each one, with what the tick
+/// message looked like, in an outbox message.
+const TICKER: &str = r#"Handlers.add("tick", "Tick", function(m)
+  Count = (Count or 0) + 1
+  ao.send({ Target = m.From, Data = Count .. " " .. m.Timestamp .. " " .. tostring(m.Cron) .. " " .. tostring(m.Id) })
+end)"#;
+
+fn cursors(page: &Json) -> Vec<String> {
+    page["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["cursor"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn tick_data(edge: &Json) -> String {
+    let messages = edge["node"]["Messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 1, "{edge}");
+    messages[0]["Data"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cron_ticks_run_in_order_before_later_messages() {
+    let net = Net::start_process("lua53", &CRON_TAGS, TICKER).await;
+    let pid = net.process;
+    let origin = net.process_timestamp().await;
+    let spawn = net.result(&pid).await;
+    assert!(spawn.get("Error").is_none(), "{spawn}");
+
+    // Ticks at origin + 1 s, + 2 s, … each counted once, in order, with an outbox message.
+    let edges = net.cron_edges(net.cu_url(), 2).await;
+    for (i, edge) in edges.iter().enumerate() {
+        assert_eq!(edge["cursor"], i.to_string());
+        assert!(edge["node"].get("Error").is_none(), "{edge}");
+        let at = origin + 1000 * (i as u64 + 1);
+        assert_eq!(tick_data(edge), format!("{} {at} true nil", i + 1));
+    }
+
+    // A message scheduled later sees every tick at or before its timestamp, and no other.
+    let (count, at) = net
+        .send_timed(&[("Action", "Eval")], "return 'count=' .. Count")
+        .await;
+    let ticks = (at - origin) / 1000;
+    assert_eq!(net.output(&count).await, format!("count={ticks}"));
+
+    // /results holds the scheduled messages only: the spawn and the Eval.
+    let (status, results) = net.get(&format!("/results/{pid}?sort=ASC")).await;
+    assert_eq!(status, 200);
+    assert_eq!(cursors(&results), ["0", "1"]);
+
+    // Paging: `to` bounds by tick time (inclusive), `from` is an exclusive cursor.
+    let page = |query: String| {
+        let net = &net;
+        async move {
+            let (status, body) = net.get(&format!("/cron/{pid}?{query}")).await;
+            assert_eq!(status, 200, "{body}");
+            (
+                cursors(&body),
+                body["pageInfo"]["hasNextPage"].as_bool().unwrap(),
+            )
+        }
+    };
+    let two = origin + 2000;
+    assert_eq!(
+        page(format!("to={two}")).await,
+        (vec!["0".into(), "1".into()], false)
+    );
+    assert_eq!(
+        page(format!("to={two}&limit=1")).await,
+        (vec!["0".into()], true)
+    );
+    assert_eq!(
+        page(format!("to={two}&from=0")).await,
+        (vec!["1".into()], false)
+    );
+    let newest = page(format!("to={two}&sort=DESC&limit=1")).await;
+    assert_eq!(newest, (vec!["1".into()], true));
+    let older = page(format!("to={two}&sort=DESC&from=1")).await;
+    assert_eq!(older, (vec!["0".into()], false));
+    assert_eq!(page(format!("to={}", origin + 999)).await, (vec![], false));
+    assert_eq!(page("from=99999".into()).await, (vec![], false));
+    assert!(net.metric("ao_cu_cron_messages_evaluated_total").await >= 2);
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cron_results_are_identical_on_a_second_cu_and_continue_after_a_restart() {
+    let mut net = Net::start_process("lua53", &CRON_TAGS, TICKER).await;
+    let pid = net.process;
+    net.result(&pid).await;
+    net.cron_edges(net.cu_url(), 1).await;
+    // A scheduled message among the ticks.
+    let eval = net.eval("Seen = Count").await;
+    net.result(&eval).await;
+    let first = net.cron_edges(net.cu_url(), 3).await;
+
+    // A second CU, from nothing, over the same SU and gateway: the same cron results, byte
+    // for byte, and the same scheduled results.
+    let dir = tempfile::tempdir().unwrap();
+    let other = start_cu(dir.path(), &net.su.url, &net.gateway.url).await;
+    let second = net.cron_edges(&other.url, first.len()).await;
+    let text = |edges: &[Json]| edges.iter().map(Json::to_string).collect::<Vec<_>>();
+    assert_eq!(text(&second[..first.len()]), text(&first));
+    let results = format!("/results/{pid}?sort=ASC");
+    assert_eq!(
+        net.get_at(&other.url, &results).await,
+        net.get(&results).await
+    );
+    other.stop().await;
+
+    // A restart keeps every cursor and goes on without repeating or skipping a tick: tick i
+    // still reports count i + 1, and only the new ticks were evaluated.
+    let before = net.cron_edges(net.cu_url(), 0).await;
+    net.restart_cu().await;
+    let after = net.cron_edges(net.cu_url(), before.len() + 1).await;
+    assert_eq!(text(&after[..before.len()]), text(&before));
+    for (i, edge) in after.iter().enumerate() {
+        assert_eq!(edge["cursor"], i.to_string());
+        assert!(
+            tick_data(edge).starts_with(&format!("{} ", i + 1)),
+            "{edge}"
+        );
+    }
+    let evaluated = net.metric("ao_cu_cron_messages_evaluated_total").await;
+    assert_eq!(evaluated as usize, after.len() - before.len());
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cron_bad_requests_are_json_errors() {
+    let net = Net::start_process("lua53", &CRON_TAGS, TICKER).await;
+    let pid = net.process;
+    let unknown = Id([3; 32]);
+    for (path, expected) in [
+        (format!("/cron/{pid}?from=x"), 400),
+        (format!("/cron/{pid}?to=-1"), 400),
+        (format!("/cron/{pid}?sort=UP"), 400),
+        (format!("/cron/{pid}?limit=many"), 400),
+        ("/cron/not-an-id".to_owned(), 400),
+        (format!("/cron/{unknown}"), 404),
+    ] {
+        let (status, body) = net.get(&path).await;
+        assert_eq!(status, expected, "{path}: {body}");
+        assert!(body["error"].as_str().is_some(), "{path}: {body}");
+    }
+    let (status, body) = net.get(&format!("/cron/{pid}?limit=5000")).await;
+    assert_eq!(status, 200, "{body}");
+
+    // A process without crons has none.
+    let plain = net.spawn(&[], "1984").await;
+    let (status, body) = net.get(&format!("/cron/{plain}")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({ "pageInfo": { "hasNextPage": false }, "edges": [] })
+    );
+
+    // An interval under a second, or of nothing, refuses the process with the reason.
+    for (interval, reason) in [
+        ("500-milliseconds", "at least 1 second"),
+        ("0-blocks", "at least 1"),
+        ("3-fortnights", "not a unit"),
+    ] {
+        let bad = net.spawn(&[("Cron-Interval", interval)], "1984").await;
+        for path in [
+            format!("/cron/{bad}"),
+            format!("/result/{bad}?process-id={bad}"),
+        ] {
+            let (status, body) = net.get(&path).await;
+            assert_eq!(status, 422, "{path}: {body}");
+            let error = body["error"].as_str().unwrap();
+            assert!(
+                error.contains(reason) && error.contains(interval),
+                "{error}"
+            );
+        }
+    }
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_cron_message_rolls_back_and_unhandled_ones_reach_the_inbox() {
+    let tags = [
+        ("On-Boot", "Data"),
+        ("Cron-Interval", "1-second"),
+        ("Cron-Tag-Action", "Tick"),
+        ("Cron-Interval", "1-second"),
+        ("Cron-Tag-Action", "Nobody"),
+    ];
+    let boot = r#"Origin = os.time()
+Handlers.add("tick", "Tick", function(m)
+  Count = (Count or 0) + 1
+  if m.Timestamp - Origin == 2000 then error("the second tick fails") end
+  ao.send({ Target = m.From, Data = tostring(Count) })
+end)"#;
+    let net = Net::start_process("lua53", &tags, boot).await;
+    let origin = net.process_timestamp().await;
+    net.result(&net.process).await;
+    let edges = net.cron_edges(net.cu_url(), 5).await;
+    // Simultaneous ticks go in tag order: Tick, Nobody, Tick, Nobody, …
+    assert_eq!(tick_data(&edges[0]), "1");
+    let unhandled = &edges[1]["node"];
+    assert!(unhandled.get("Error").is_none(), "{unhandled}");
+    assert_eq!(unhandled["Messages"], json!([]));
+    let failed = &edges[2]["node"];
+    let error = failed["Error"].as_str().unwrap();
+    assert!(error.contains("the second tick fails"), "{error}");
+    assert_eq!(failed["Messages"], json!([]));
+    // The failed tick left no trace: the next one counts 2.
+    assert_eq!(tick_data(&edges[4]), "2");
+
+    // Every unhandled (Id-less) cron message up to the next scheduled one is in the Inbox.
+    let (inbox, at) = net
+        .send_timed(&[("Action", "Eval")], "return 'inbox=' .. #Inbox")
+        .await;
+    let nobody = (at - origin) / 1000;
+    assert_eq!(net.output(&inbox).await, format!("inbox={nobody}"));
+    net.stop().await;
 }

@@ -67,13 +67,16 @@ fn worker_status(e: &WorkerError) -> StatusCode {
         | WorkerError::WrongScheduler { .. }
         | WorkerError::ModuleNotFound(_)
         | WorkerError::ModuleFormat { .. }
-        | WorkerError::BadId { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        | WorkerError::BadId { .. }
+        | WorkerError::Cron { .. }
+        | WorkerError::ProcessField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         WorkerError::Upstream(e) => upstream_status(e),
         WorkerError::ScheduleShort { .. } => StatusCode::SERVICE_UNAVAILABLE,
         WorkerError::StateGone { .. } | WorkerError::Unserializable(_) => StatusCode::CONFLICT,
         WorkerError::Store(_)
         | WorkerError::Schedule(_)
         | WorkerError::Engine(_)
+        | WorkerError::CronOvertaken { .. }
         | WorkerError::Stopped { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -50,6 +50,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(metrics))
         .route("/result/{message}", get(result))
         .route("/results/{process}", get(results))
+        .route("/cron/{process}", get(cron))
         .route(
             "/dry-run",
             post(dry_run).layer(DefaultBodyLimit::max(dry_run_bytes_max)),
@@ -206,16 +207,7 @@ async fn results(
     let limit = parse_u64(q.limit.as_deref(), "limit")?
         .map_or(RESULTS_LIMIT_DEFAULT, |l| l as usize)
         .clamp(1, RESULTS_LIMIT_MAX);
-    let descending = match q.sort.as_deref().map(str::to_ascii_uppercase).as_deref() {
-        None | Some("ASC") | Some("") => false,
-        Some("DESC") => true,
-        Some(other) => {
-            return Err(ApiError::BadQuery {
-                what: "sort",
-                reason: format!("{other:?} is neither ASC nor DESC"),
-            });
-        }
-    };
+    let descending = parse_sort(q.sort.as_deref())?;
     let latest = app
         .workers
         .call(process, |reply| Request::Evaluate { to: None, reply })
@@ -242,15 +234,87 @@ async fn results(
         s.results_page(&process, low, high.min(latest), descending, limit)
     })
     .await?;
-    let edges = entries
+    Ok(Json(page(edges(entries)?, more)).into_response())
+}
+
+#[derive(Deserialize)]
+struct CronQuery {
+    from: Option<String>,
+    to: Option<String>,
+    sort: Option<String>,
+    limit: Option<String>,
+}
+
+/// `GET /cron/{process}?from&to&limit[&sort]`: the results of the process's cron messages,
+/// after catching up on the ticks due by the SU's clock. A cursor is the cron message's
+/// sequence number among the process's cron messages (`"0"`, `"1"`, …; the same on every CU,
+/// and never reused or reordered). `from` is exclusive (a cursor), `to` inclusive (a
+/// timestamp in ms: only messages whose `Timestamp` is at or before it). Ascending by default;
+/// `sort=DESC` pages newest first, going on with `from = <last cursor>` as well.
+async fn cron(
+    State(app): AppState,
+    Path(process): Path<String>,
+    Query(q): Query<CronQuery>,
+) -> Result<Response, ApiError> {
+    let process = parse_id(&process, "process id")?;
+    let from = parse_u64(q.from.as_deref(), "from")?;
+    let to = parse_u64(q.to.as_deref(), "to")?;
+    let limit = parse_u64(q.limit.as_deref(), "limit")?
+        .map_or(RESULTS_LIMIT_DEFAULT, |l| {
+            l.min(RESULTS_LIMIT_MAX as u64) as usize
+        })
+        .max(1);
+    let descending = parse_sort(q.sort.as_deref())?;
+    let count = app
+        .workers
+        .call(process, |reply| Request::Cron { reply })
+        .await?;
+    let Some(newest) = count.checked_sub(1) else {
+        return Ok(Json(page(Vec::new(), false)).into_response());
+    };
+    let (low, high) = if descending {
+        (Some(0), from.map_or(Some(newest), |f| f.checked_sub(1)))
+    } else {
+        (from.map_or(Some(0), |f| f.checked_add(1)), Some(newest))
+    };
+    let (Some(low), Some(high)) = (low, high.map(|h| h.min(newest))) else {
+        return Ok(Json(page(Vec::new(), false)).into_response());
+    };
+    let (entries, more) = read(&app.store, move |s| {
+        let high = match to {
+            Some(time) => s.cron_seq_through(&process, low, high, time)?,
+            None => Some(high),
+        };
+        match high {
+            Some(high) => s.cron_page(&process, low, high, descending, limit),
+            None => Ok((Vec::new(), false)),
+        }
+    })
+    .await?;
+    Ok(Json(page(edges(entries)?, more)).into_response())
+}
+
+fn parse_sort(sort: Option<&str>) -> Result<bool, ApiError> {
+    match sort.map(str::to_ascii_uppercase).as_deref() {
+        None | Some("ASC") | Some("") => Ok(false),
+        Some("DESC") => Ok(true),
+        Some(other) => Err(ApiError::BadQuery {
+            what: "sort",
+            reason: format!("{other:?} is neither ASC nor DESC"),
+        }),
+    }
+}
+
+/// Stored results as page edges, the cursor being the nonce or the cron sequence number.
+fn edges(entries: Vec<(u64, Vec<u8>)>) -> Result<Vec<Json_>, ApiError> {
+    entries
         .into_iter()
-        .map(|(nonce, bytes)| {
+        .map(|(number, bytes)| {
             let node: Json_ = serde_json::from_slice(&bytes)
                 .map_err(|_| ApiError::Internal("a stored result is not JSON"))?;
-            Ok(json!({ "cursor": nonce.to_string(), "node": node }))
+            Ok(json!({ "cursor": number.to_string(), "node": node }))
         })
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(Json(page(edges, more)).into_response())
+        .collect()
 }
 
 fn page(edges: Vec<Json_>, has_next_page: bool) -> Json_ {

@@ -1,21 +1,26 @@
 //! A loaded process inside its worker: reads the schedule from the SU page by page, checks
-//! each entry with the `ScheduleReader`, evaluates it, and commits the results (and a
-//! checkpoint every `checkpoint_every` messages) one page per transaction; serves dry runs and
-//! state snapshots. Must never: evaluate out of nonce order, keep going after a gap, a broken
-//! chain or an engine failure (the process stops), or persist anything for a dry run.
+//! each entry with the `ScheduleReader`, evaluates the cron ticks due before it and then the
+//! entry, and commits the results (and a checkpoint every `checkpoint_every` evaluations) one
+//! page per transaction; catches up on cron ticks after the last scheduled message up to the
+//! time the SU vouches for; serves dry runs and state snapshots. Must never: evaluate out of
+//! nonce order or out of the cron order of `crate::cron`, keep going after a gap, a broken
+//! chain or an engine failure (the process stops), read the CU's own clock, or persist
+//! anything for a dry run.
 
 use std::sync::Arc;
 
 use ao_core::Id;
 use ao_core::wire::{DryRunRequest, SuPage};
-use serde_json::{Map, Value as Json, json};
+use serde_json::Value as Json;
 
+use super::result::{dry_run_msg, result_object};
 use super::{Request, Shared, StateSnapshot, WorkerError};
-use crate::engine::{Evaluation, Process};
+use crate::cron::{CronPosition, CronSchedule, Due};
+use crate::engine::Process;
 use crate::metrics::Metrics;
 use crate::schedule::ScheduleReader;
-use crate::store::{Batch, Evaluated, StoredCheckpoint};
-use crate::su_client::nonce_of;
+use crate::store::{Batch, CronEvaluated, Evaluated, StoredCheckpoint};
+use crate::su_client::{SuNow, nonce_of};
 
 /// Where the process stands: the last evaluated message.
 #[derive(Debug, Clone, Copy)]
@@ -27,6 +32,22 @@ pub(super) struct Position {
     pub block_height: u64,
 }
 
+/// A process's crons and how far they have run.
+#[derive(Debug, Clone)]
+pub(super) struct CronState {
+    pub schedule: CronSchedule,
+    pub position: CronPosition,
+}
+
+/// Where a loaded process starts: its state, and where in the schedule and the crons that
+/// state stands.
+pub(super) struct Start {
+    pub engine: Process,
+    pub reader: ScheduleReader,
+    pub position: Option<Position>,
+    pub cron: Option<CronState>,
+}
+
 pub(super) struct Loaded {
     shared: Arc<Shared>,
     process: Id,
@@ -36,9 +57,11 @@ pub(super) struct Loaded {
     engine: Process,
     reader: ScheduleReader,
     position: Option<Position>,
-    /// The nonce of the stored checkpoint.
-    checkpointed: Option<u64>,
-    next_checkpoint_at: u64,
+    cron: Option<CronState>,
+    /// Messages (scheduled and cron) evaluated since the stored checkpoint.
+    since_checkpoint: u64,
+    /// When `since_checkpoint` reaches this, a checkpoint is taken.
+    checkpoint_at: u64,
     stopped: Option<Arc<WorkerError>>,
 }
 
@@ -48,12 +71,15 @@ impl Loaded {
         process: Id,
         module_id: String,
         env: Json,
-        engine: Process,
-        reader: ScheduleReader,
-        position: Option<Position>,
+        start: Start,
     ) -> Loaded {
-        let checkpointed = position.map(|p| p.nonce);
-        let next_checkpoint_at = checkpointed.unwrap_or(0) + shared.config.checkpoint_every;
+        let Start {
+            engine,
+            reader,
+            position,
+            cron,
+        } = start;
+        let checkpoint_at = shared.config.checkpoint_every;
         Loaded {
             shared,
             process,
@@ -62,8 +88,9 @@ impl Loaded {
             engine,
             reader,
             position,
-            checkpointed,
-            next_checkpoint_at,
+            cron,
+            since_checkpoint: 0,
+            checkpoint_at,
             stopped: None,
         }
     }
@@ -71,30 +98,41 @@ impl Loaded {
     pub(super) fn serve(&mut self, request: Request) {
         // A requester that gave up has dropped its receiver: the work is kept all the same.
         match request {
-            Request::Evaluate { to, reply } => drop(reply.send(self.evaluate_to(to))),
+            Request::Evaluate { to, reply } => drop(reply.send(self.evaluate_to(to, false))),
+            Request::Cron { reply } => {
+                let answer = self
+                    .evaluate_to(None, true)
+                    .map(|_| self.cron.as_ref().map_or(0, |c| c.position.seq));
+                drop(reply.send(answer));
+            }
             Request::DryRun { body, reply } => {
                 let answer = self
-                    .evaluate_to(None)
+                    .evaluate_to(None, true)
                     .and_then(|_| self.dry_run(&body).map_err(Arc::new));
                 drop(reply.send(answer));
             }
             Request::State { to, reply } => {
                 let answer = self
-                    .evaluate_to(to)
+                    .evaluate_to(to, to.is_none())
                     .and_then(|_| self.snapshot(to).map_err(Arc::new));
                 drop(reply.send(answer));
             }
         }
     }
 
-    /// Evaluates up to nonce `to` (the SU's latest when `None`); the highest evaluated nonce.
-    fn evaluate_to(&mut self, to: Option<u64>) -> Result<Option<u64>, Arc<WorkerError>> {
+    /// Evaluates up to nonce `to` (the SU's latest when `None`), and then, with `catch_up`, the
+    /// cron ticks up to the SU's clock; the highest evaluated nonce.
+    fn evaluate_to(
+        &mut self,
+        to: Option<u64>,
+        catch_up: bool,
+    ) -> Result<Option<u64>, Arc<WorkerError>> {
         if let Some(e) = &self.stopped {
             return Err(e.clone());
         }
         let outcome = match to {
             Some(target) => self.advance(target),
-            None => self.latest_nonce().and_then(|target| self.advance(target)),
+            None => self.advance_to_now(catch_up),
         };
         match outcome {
             Ok(()) => Ok(self.position.map(|p| p.nonce)),
@@ -114,6 +152,29 @@ impl Loaded {
                 self.stopped = Some(stopped.clone());
                 Err(stopped)
             }
+        }
+    }
+
+    /// Evaluates to the SU's latest message and, with `catch_up` and crons, the ticks after it.
+    fn advance_to_now(&mut self, catch_up: bool) -> Result<(), WorkerError> {
+        // The SU's clock is read before its schedule: every message it orders afterwards has a
+        // timestamp at or after it, so no tick up to it can belong before a message not yet read.
+        let now = match &self.cron {
+            Some(_) if catch_up => {
+                let shared = &self.shared;
+                Some(
+                    shared
+                        .runtime
+                        .block_on(shared.su.timestamp(&self.process))?,
+                )
+            }
+            _ => None,
+        };
+        let target = self.latest_nonce()?;
+        self.advance(target)?;
+        match now {
+            Some(now) => self.catch_up(now),
+            None => Ok(()),
         }
     }
 
@@ -144,11 +205,7 @@ impl Loaded {
                     found: from.checked_sub(1),
                 });
             }
-            let mut batch = Batch {
-                process: self.process,
-                evaluated: Vec::with_capacity(page.edges.len()),
-                checkpoint: None,
-            };
+            let mut batch = Batch::new(self.process);
             let outcome = self.evaluate_page(&page, target, &mut batch);
             // What was evaluated is committed even when a later entry failed: the state in
             // memory already includes it.
@@ -174,6 +231,21 @@ impl Loaded {
                     what: "scheduled message id",
                     value: scheduled.message_id.clone(),
                 })?;
+            if let Some(cron) = &self.cron {
+                let (schedule, position) = (&cron.schedule, &cron.position);
+                if schedule.overtaken(position, scheduled.timestamp, scheduled.block_height) {
+                    return Err(WorkerError::CronOvertaken {
+                        nonce: scheduled.nonce,
+                        timestamp: scheduled.timestamp,
+                        block_height: scheduled.block_height,
+                    });
+                }
+                let due = Due {
+                    time: scheduled.timestamp,
+                    height: Some(scheduled.block_height),
+                };
+                self.run_crons(due, u64::MAX, batch)?;
+            }
             let evaluation = self
                 .engine
                 .handle(&scheduled.msg, &self.env)
@@ -195,22 +267,89 @@ impl Loaded {
                 timestamp: scheduled.timestamp,
                 block_height: scheduled.block_height,
             });
-            if scheduled.nonce >= self.next_checkpoint_at
-                && let Some(checkpoint) = self.take_checkpoint()?
-            {
-                batch.checkpoint = Some(checkpoint);
+            if let Some(cron) = &mut self.cron {
+                cron.position
+                    .passed(scheduled.timestamp, scheduled.block_height);
+            }
+            self.evaluated_one(batch)?;
+        }
+        Ok(())
+    }
+
+    /// Evaluates up to `max` cron ticks that are `due`, in order, into `batch` (committing it
+    /// whenever it holds a page of them, so a long gap does not pile up in memory).
+    fn run_crons(&mut self, due: Due, max: u64, batch: &mut Batch) -> Result<(), WorkerError> {
+        let page = self.shared.config.schedule_page.max(1);
+        for _ in 0..max {
+            let Some(cron) = &self.cron else {
+                return Ok(());
+            };
+            let Some(tick) = cron.schedule.next_due(&cron.position, due) else {
+                return Ok(());
+            };
+            let msg = cron.schedule.message(tick, &cron.position);
+            let seq = cron.position.seq;
+            let timestamp = msg["Timestamp"].as_u64().unwrap_or_default();
+            let evaluation = self
+                .engine
+                .handle(&msg, &self.env)
+                .map_err(WorkerError::engine)?;
+            Metrics::add(&self.shared.metrics.cron_evaluated, 1);
+            if evaluation.failure.is_some() {
+                Metrics::add(&self.shared.metrics.message_errors, 1);
+            }
+            let result = result_object(evaluation);
+            batch.crons.push(CronEvaluated {
+                seq,
+                timestamp,
+                result: serde_json::to_vec(&result).expect("JSON values serialize"),
+            });
+            if let Some(cron) = &mut self.cron {
+                let schedule = &cron.schedule;
+                schedule.advance(&mut cron.position, tick);
+            }
+            self.evaluated_one(batch)?;
+            if batch.crons.len() >= page {
+                self.commit(batch)?;
+                *batch = Batch::new(self.process);
             }
         }
         Ok(())
     }
 
+    /// Cron ticks after the last scheduled message, up to the SU's clock less the settle time
+    /// (block ticks only for a process without time crons), at most `cron_catch_up_max`.
+    fn catch_up(&mut self, now: SuNow) -> Result<(), WorkerError> {
+        let (Some(cron), Some(_)) = (&self.cron, self.position) else {
+            return Ok(());
+        };
+        let settle = self.shared.config.cron_settle.as_millis() as u64;
+        let due = cron
+            .schedule
+            .catch_up_to(now.timestamp.saturating_sub(settle), now.block_height);
+        let mut batch = Batch::new(self.process);
+        let outcome = self.run_crons(due, self.shared.config.cron_catch_up_max, &mut batch);
+        self.commit(&batch)?;
+        outcome
+    }
+
+    /// Counts an evaluation towards the next checkpoint, and takes it into `batch` when due.
+    fn evaluated_one(&mut self, batch: &mut Batch) -> Result<(), WorkerError> {
+        self.since_checkpoint += 1;
+        if self.since_checkpoint >= self.checkpoint_at
+            && let Some(checkpoint) = self.take_checkpoint()?
+        {
+            batch.checkpoint = Some(checkpoint);
+        }
+        Ok(())
+    }
+
     fn commit(&mut self, batch: &Batch) -> Result<(), WorkerError> {
-        if batch.evaluated.is_empty() && batch.checkpoint.is_none() {
+        if batch.is_empty() {
             return Ok(());
         }
         self.shared.store.commit(batch)?;
-        if let Some(checkpoint) = &batch.checkpoint {
-            self.checkpointed = Some(checkpoint.nonce);
+        if batch.checkpoint.is_some() {
             Metrics::add(&self.shared.metrics.checkpoints_saved, 1);
         }
         Ok(())
@@ -218,22 +357,29 @@ impl Loaded {
 
     /// A checkpoint of the current state, or `None` if the state cannot give one now (a
     /// suspended coroutine): the older stored checkpoint stays, and the next try waits for
-    /// another `checkpoint_every` messages.
+    /// another `checkpoint_every` evaluations.
     fn take_checkpoint(&mut self) -> Result<Option<StoredCheckpoint>, WorkerError> {
         let Some(position) = self.position else {
             return Ok(None);
         };
-        self.next_checkpoint_at = position.nonce + self.shared.config.checkpoint_every;
+        let every = self.shared.config.checkpoint_every;
         match self.engine.checkpoint() {
-            Ok(checkpoint) => Ok(Some(StoredCheckpoint {
-                nonce: position.nonce,
-                assignment_id: position.assignment_id.0,
-                hash_chain: position.hash_chain.0,
-                timestamp: position.timestamp,
-                block_height: position.block_height,
-                state: checkpoint.bytes,
-            })),
+            Ok(checkpoint) => {
+                // Counted from here: the batch carrying it is committed before anything newer.
+                self.since_checkpoint = 0;
+                self.checkpoint_at = every;
+                Ok(Some(StoredCheckpoint {
+                    nonce: position.nonce,
+                    assignment_id: position.assignment_id.0,
+                    hash_chain: position.hash_chain.0,
+                    timestamp: position.timestamp,
+                    block_height: position.block_height,
+                    state: checkpoint.bytes,
+                    cron: self.cron.as_ref().map(|c| c.position.clone()),
+                }))
+            }
             Err(crate::engine::Error::Unserializable { path, what }) => {
+                self.checkpoint_at = self.since_checkpoint + every;
                 tracing::debug!(process = %self.process, %path, what, "checkpoint refused");
                 Metrics::add(&self.shared.metrics.checkpoints_refused, 1);
                 Ok(None)
@@ -242,23 +388,16 @@ impl Loaded {
         }
     }
 
-    /// Stores a checkpoint of the current state if it is newer than the stored one (when the
-    /// worker unloads the process), so the next load starts here.
+    /// Stores a checkpoint of the current state if anything was evaluated since the stored one
+    /// (when the worker unloads the process), so the next load starts here.
     pub(super) fn save_checkpoint(&mut self) {
-        let newer = match (self.position, self.checkpointed) {
-            (Some(p), Some(c)) => p.nonce > c,
-            (Some(_), None) => true,
-            (None, _) => false,
-        };
-        if self.stopped.is_some() || !newer {
+        if self.stopped.is_some() || self.since_checkpoint == 0 {
             return;
         }
         let saved = self.take_checkpoint().and_then(|checkpoint| {
-            self.commit(&Batch {
-                process: self.process,
-                evaluated: Vec::new(),
-                checkpoint,
-            })
+            let mut batch = Batch::new(self.process);
+            batch.checkpoint = checkpoint;
+            self.commit(&batch)
         });
         if let Err(e) = saved {
             tracing::warn!(process = %self.process, error = %e, "checkpoint not saved");
@@ -266,13 +405,22 @@ impl Loaded {
     }
 
     fn dry_run(&mut self, body: &DryRunRequest) -> Result<Json, WorkerError> {
-        let msg = dry_run_msg(body, &self.process, self.position.as_ref());
+        let msg = dry_run_msg(body, &self.process, self.clock());
         let evaluation = self
             .engine
             .dry_run(&msg, &self.env)
             .map_err(WorkerError::engine)?;
         Metrics::add(&self.shared.metrics.dry_runs, 1);
         Ok(result_object(evaluation))
+    }
+
+    /// `Timestamp` and `Block-Height` of the last evaluated message, scheduled or cron.
+    fn clock(&self) -> Option<(u64, u64)> {
+        let position = self.position?;
+        Some(match &self.cron {
+            Some(cron) => (cron.position.timestamp, cron.position.block_height),
+            None => (position.timestamp, position.block_height),
+        })
     }
 
     fn snapshot(&mut self, to: Option<u64>) -> Result<StateSnapshot, WorkerError> {
@@ -297,62 +445,4 @@ impl Loaded {
             bytes: checkpoint.bytes,
         })
     }
-}
-
-/// The result object of PROTOCOL.md §6: what `handle` returned, with `Messages`, `Spawns`,
-/// `Assignments` always arrays, `Output` always present, and `GasUsed`.
-fn result_object(evaluation: Evaluation) -> Json {
-    let mut fields = match evaluation.result {
-        Json::Object(fields) => fields,
-        other => Map::from_iter([("Output".to_owned(), other)]),
-    };
-    for key in ["Messages", "Spawns", "Assignments"] {
-        let value = fields.entry(key).or_insert_with(|| json!([]));
-        if value.as_object().is_some_and(Map::is_empty) || value.is_null() {
-            *value = json!([]);
-        }
-    }
-    fields.entry("Output").or_insert_with(|| json!({}));
-    fields.insert("GasUsed".into(), json!(evaluation.instructions));
-    Json::Object(fields)
-}
-
-/// The dry-run `msg`: the body as sent, addressed to the process, `From` the `From-Process`
-/// tag or the owner, `Read-Only`, and the time of the last evaluated message.
-fn dry_run_msg(body: &DryRunRequest, process: &Id, position: Option<&Position>) -> Json {
-    let mut msg = body.extra.clone();
-    let owner = body.owner.clone().unwrap_or_default();
-    let from = body
-        .tags
-        .iter()
-        .find(|t| t.name == "From-Process")
-        .map(|t| t.value.clone())
-        .unwrap_or_else(|| owner.clone());
-    let tags: Vec<&ao_core::Tag> = body
-        .tags
-        .iter()
-        .filter(|t| t.name != "From" && t.name != "Owner")
-        .collect();
-    let data = match &body.data {
-        None | Some(Json::Null) => String::new(),
-        Some(Json::String(text)) => text.clone(),
-        Some(other) => other.to_string(),
-    };
-    msg.insert("Id".into(), json!(body.id.clone().unwrap_or_default()));
-    msg.insert("Owner".into(), json!(owner));
-    msg.insert("From".into(), json!(from));
-    msg.insert("Target".into(), json!(process.to_string()));
-    msg.insert(
-        "Anchor".into(),
-        json!(body.anchor.clone().unwrap_or_default()),
-    );
-    msg.insert("Data".into(), json!(data));
-    msg.insert("Tags".into(), json!(tags));
-    msg.insert("Read-Only".into(), json!(true));
-    msg.insert("Cron".into(), json!(false));
-    if let Some(p) = position {
-        msg.insert("Timestamp".into(), json!(p.timestamp));
-        msg.insert("Block-Height".into(), json!(p.block_height));
-    }
-    Json::Object(msg)
 }

@@ -1,14 +1,15 @@
 //! Loading a process into a worker: the Process JSON from the SU (whose `Scheduler` tag must
 //! name that SU), its module from the gateway (`Module-Format: lua53`, parsed once and cached
-//! by id), its limits, and the latest stored checkpoint to resume from. Must never: evaluate a
-//! message, or accept a module or a scheduler it cannot vouch for.
+//! by id), its limits, its crons, and the latest stored checkpoint to resume from. Must never:
+//! evaluate a message, or accept a module, a scheduler or a cron it cannot vouch for.
 
 use std::sync::Arc;
 
 use ao_core::Id;
 
-use super::evaluate::{Loaded, Position};
+use super::evaluate::{CronState, Loaded, Position, Start};
 use super::{LoadedModule, Shared, WorkerError};
+use crate::cron::CronSchedule;
 use crate::engine::{Checkpoint, Limits, Module, Process};
 use crate::schedule::{self, ScheduleReader};
 
@@ -47,7 +48,37 @@ pub(super) fn load(shared: &Arc<Shared>, process: Id) -> Result<Loaded, WorkerEr
     let limits = Limits::from_tags(pairs(&module.info.tags), pairs(&su_process.tags))
         .map_err(WorkerError::engine)?;
     let env = schedule::env(&su_process, &module.info);
-    let (engine, reader, position) = match shared.store.checkpoint(&process)? {
+    let origin_height = su_process
+        .block
+        .parse::<u64>()
+        .map_err(|_| WorkerError::ProcessField {
+            process,
+            field: "block",
+            value: su_process.block.clone(),
+        })?;
+    // An invalid Cron-Interval refuses the whole process (422 on every request), as the
+    // reference CU does: evaluating it without its crons would give results no other CU gives.
+    let crons = CronSchedule::from_tags(
+        &su_process.tags,
+        process.to_string(),
+        schedule::process_owner(&su_process),
+        su_process.timestamp,
+        origin_height,
+    )
+    .map_err(|source| WorkerError::Cron { process, source })?;
+    let mut stored = shared.store.checkpoint(&process)?;
+    if crons.is_some() && stored.as_ref().is_some_and(|c| c.cron.is_none()) {
+        // A checkpoint that does not say how far cron had run cannot be resumed without
+        // repeating or skipping ticks: start over from the process message.
+        tracing::warn!(%process, "checkpoint without a cron position ignored");
+        stored = None;
+    }
+    let cron_position = stored.as_ref().and_then(|c| c.cron.clone());
+    let cron = crons.map(|schedule| CronState {
+        position: cron_position.unwrap_or_else(|| schedule.start()),
+        schedule,
+    });
+    let (engine, reader, position) = match stored {
         Some(stored) => {
             let checkpoint = Checkpoint::from_bytes(stored.state);
             let engine = Process::restore(module.module.clone(), limits, &checkpoint)
@@ -80,9 +111,12 @@ pub(super) fn load(shared: &Arc<Shared>, process: Id) -> Result<Loaded, WorkerEr
         process,
         module_tag,
         env,
-        engine,
-        reader,
-        position,
+        Start {
+            engine,
+            reader,
+            position,
+            cron,
+        },
     ))
 }
 

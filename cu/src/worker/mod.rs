@@ -7,11 +7,13 @@
 //! every request gets the error).
 //!
 //! Codemap: [`registry`] (process id → mailbox, spawning, shutdown), `load` (SU process,
-//! module from the gateway, checkpoint), `evaluate` (the schedule, dry runs, state).
+//! module from the gateway, crons, checkpoint), `evaluate` (the schedule and the cron ticks
+//! among and after it, dry runs, state).
 
 mod evaluate;
 mod load;
 pub mod registry;
+mod result;
 
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -40,12 +42,16 @@ pub enum Request {
         to: Option<u64>,
         reply: Reply<Option<u64>>,
     },
-    /// Evaluate to the latest message, then evaluate `body` on a throw-away copy.
+    /// Evaluate to the latest message and catch up on cron ticks; answers how many cron
+    /// messages the process has evaluated (the next cron sequence number).
+    Cron { reply: Reply<u64> },
+    /// Evaluate to the latest message (and cron ticks up to now), then evaluate `body` on a
+    /// throw-away copy.
     DryRun {
         body: Box<DryRunRequest>,
         reply: Reply<Json>,
     },
-    /// Evaluate up to `to` (or the latest), then checkpoint.
+    /// Evaluate up to `to` (or the latest, and cron ticks up to now), then checkpoint.
     State {
         to: Option<u64>,
         reply: Reply<StateSnapshot>,
@@ -81,6 +87,26 @@ pub enum WorkerError {
     ModuleFormat { module: String, found: String },
     #[error("{what} is not a valid id: {value}")]
     BadId { what: &'static str, value: String },
+    #[error("process {process}: {source}")]
+    Cron {
+        process: Id,
+        source: crate::cron::CronError,
+    },
+    #[error("process {process}: the SU gave {field} {value:?}, not a non-negative integer")]
+    ProcessField {
+        process: Id,
+        field: &'static str,
+        value: String,
+    },
+    #[error(
+        "scheduled message {nonce} (Timestamp {timestamp}, Block-Height {block_height}) comes \
+         after cron ticks already evaluated: the SU ordered it before the time it vouched for"
+    )]
+    CronOvertaken {
+        nonce: u64,
+        timestamp: u64,
+        block_height: u64,
+    },
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
     #[error(transparent)]
@@ -224,6 +250,7 @@ fn fail(request: Request, e: &Arc<WorkerError>) {
     // A requester that gave up has dropped its receiver; nothing to do then.
     match request {
         Request::Evaluate { reply, .. } => drop(reply.send(Err(e.clone()))),
+        Request::Cron { reply } => drop(reply.send(Err(e.clone()))),
         Request::DryRun { reply, .. } => drop(reply.send(Err(e.clone()))),
         Request::State { reply, .. } => drop(reply.send(Err(e.clone()))),
     }
