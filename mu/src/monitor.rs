@@ -134,33 +134,40 @@ impl Monitors {
             let Some(monitor) = self.state.lock().await.get(process).cloned() else {
                 return Ok(());
             };
-            let page = upstream
-                .cu_cron(process, monitor.cursor.as_deref(), PAGE_LIMIT)
-                .await?;
+            let mut next = monitor.clone();
             let mut tasks = Vec::new();
             let mut pushed = 0;
-            if monitor.started && !page.edges.is_empty() {
-                let info = router
-                    .process(process)
-                    .await
-                    .map_err(|e| PollError::Other(e.to_string()))?
-                    .ok_or_else(|| PollError::Other("the process is not known".into()))?;
-                for edge in &page.edges {
-                    let source = format!("cron result {} of {process}", edge.cursor);
-                    let out = pusher
-                        .outbox(process, &info, &edge.node, 1, process, &source)
+            let more = if monitor.started {
+                let page = upstream
+                    .cu_cron(process, monitor.cursor.as_deref(), PAGE_LIMIT, false)
+                    .await?;
+                if !page.edges.is_empty() {
+                    let info = router
+                        .process(process)
                         .await
-                        .map_err(|e| PollError::Other(format!("{e:?}")))?;
-                    pushed += 1;
-                    tasks.extend(out);
+                        .map_err(|e| PollError::Other(e.to_string()))?
+                        .ok_or_else(|| PollError::Other("the process is not known".into()))?;
+                    for edge in &page.edges {
+                        let source = format!("cron result {} of {process}", edge.cursor);
+                        let out = pusher
+                            .outbox(process, &info, &edge.node, 1, process, &source)
+                            .await
+                            .map_err(|e| PollError::Other(format!("{e:?}")))?;
+                        pushed += 1;
+                        tasks.extend(out);
+                    }
                 }
-            }
-            let mut next = monitor.clone();
-            // Until the newest existing result is reached, results are only skipped.
-            next.started = monitor.started || !page.page_info.has_next_page;
-            if let Some(last) = page.edges.last() {
-                next.cursor = Some(last.cursor.clone());
-            }
+                if let Some(last) = page.edges.last() {
+                    next.cursor = Some(last.cursor.clone());
+                }
+                page.page_info.has_next_page
+            } else {
+                // The first poll: start after the newest result that exists now.
+                let newest = upstream.cu_cron(process, None, 1, true).await?;
+                next.cursor = newest.edges.first().map(|e| e.cursor.clone());
+                next.started = true;
+                false
+            };
             if next != monitor || !tasks.is_empty() {
                 let mut state = self.state.lock().await;
                 // Unsubscribed (or changed) while this page was read: drop the page, the
@@ -178,7 +185,7 @@ impl Monitors {
                 state.insert(process.to_owned(), next);
                 self.metrics.cron_results_pushed.fetch_add(pushed, Relaxed);
             }
-            if !page.page_info.has_next_page {
+            if !more {
                 return Ok(());
             }
         }

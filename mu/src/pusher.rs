@@ -362,7 +362,8 @@ impl Pusher {
         source: &str,
     ) -> Result<Vec<Task>, Failure> {
         let entries = result.messages.len() + result.spawns.len() + result.assignments.len();
-        if entries == 0 {
+        // A result with Error was rolled back: its outbox never happened.
+        if entries == 0 || result.error.is_some() {
             return Ok(Vec::new());
         }
         if depth > self.limits.depth_max {

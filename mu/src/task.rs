@@ -77,7 +77,7 @@ pub struct Monitor {
     /// Addresses that signed a monitor request; the monitor stops when the last one leaves.
     pub subscribers: Vec<String>,
     /// Whether the first poll has run: it skips every cron result that existed before the
-    /// subscription (they are not pushed), leaving `cursor` at the newest.
+    /// subscription (they are not pushed) by setting `cursor` to the newest.
     pub started: bool,
     /// The CU cursor of the last cron result seen; `None`: none yet.
     pub cursor: Option<String>,

@@ -147,14 +147,17 @@ impl Upstream {
         })
     }
 
-    /// `GET {cu}/cron/{process}?from=&limit=`: cron results after `from`, ascending.
+    /// `GET {cu}/cron/{process}?from=&limit=&sort=`: cron results after `from`, ascending
+    /// (or newest first with `newest_first`).
     pub async fn cu_cron(
         &self,
         process: &str,
         from: Option<&str>,
         limit: usize,
+        newest_first: bool,
     ) -> Result<CuResultsPage, UpstreamError> {
-        let mut url = format!("{}/cron/{process}?limit={limit}", self.cu_url);
+        let sort = if newest_first { "DESC" } else { "ASC" };
+        let mut url = format!("{}/cron/{process}?limit={limit}&sort={sort}", self.cu_url);
         if let Some(from) = from {
             url.push_str("&from=");
             url.push_str(from);

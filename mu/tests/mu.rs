@@ -349,6 +349,29 @@ impl Net {
             .count()
     }
 
+    /// How many cron results the CU has for `pid` (it catches up to now first).
+    async fn cron_results(&self, pid: &Id) -> usize {
+        let mut count = 0;
+        let mut from = String::new();
+        loop {
+            let r = self
+                .client
+                .get(format!("{}/cron/{pid}?limit=1000{from}", self.cu.url))
+                .send()
+                .await
+                .unwrap();
+            let page: Json = r.json().await.unwrap();
+            let edges = page["edges"].as_array().unwrap_or_else(|| panic!("{page}"));
+            count += edges.len();
+            match edges.last() {
+                Some(last) if page["pageInfo"]["hasNextPage"] == true => {
+                    from = format!("&from={}", last["cursor"].as_str().unwrap());
+                }
+                _ => return count,
+            }
+        }
+    }
+
     async fn metric(&self, name: &str) -> u64 {
         let text = self
             .client
@@ -829,5 +852,81 @@ async fn killed_mu_delivers_every_queued_push_once() {
     assert_eq!(net.read(&b, "Count").await, SENDS.to_string());
     child.kill().unwrap();
     child.wait().unwrap();
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitored_cron_results_are_pushed() {
+    let net = Net::start(known_su).await;
+    let b = net.spawn("b").await;
+    net.eval(
+        &b,
+        "Handlers.add('tock', 'Tock', function(m) Tocks = (Tocks or 0) + 1 end)",
+    )
+    .await;
+    // A ticks every second and tells B each time.
+    let item = ItemBuilder::new()
+        .anchor(net.anchor())
+        .tag("Data-Protocol", "ao")
+        .tag("Variant", "ao.TN.1")
+        .tag("Type", "Process")
+        .tag("Module", net.module.to_string())
+        .tag("Scheduler", net.su_address.clone())
+        .tag("Authority", net.mu_address.clone())
+        .tag("Cron-Interval", "1-second")
+        .tag("Cron-Tag-Action", "Tick")
+        .data(format!(
+            "Handlers.add('tick', 'Tick', function(m) ao.send({{ Target = '{b}', Action = 'Tock' }}) end)"
+        ))
+        .tag("On-Boot", "Data")
+        .sign(&net.user)
+        .unwrap();
+    let a = net.accepted(&item).await;
+    net.result(&a, &a).await;
+
+    // Unmonitored, cron outboxes stay where they are. (The CU runs ticks up to the SU's time
+    // less a 1 s settle margin.)
+    let start = Instant::now();
+    let before = loop {
+        let before = net.cron_results(&a).await;
+        if before >= 1 {
+            break before;
+        }
+        assert!(start.elapsed() < DEADLINE, "no tick ever");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(net.read(&b, "Tocks").await, "nil");
+
+    let (status, body) = net
+        .post(&format!("/monitor/{a}"), net.message(&a, &[], " ").encode())
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let start = Instant::now();
+    loop {
+        let tocks = net.read(&b, "Tocks").await;
+        if tocks.parse::<u32>().is_ok_and(|n| n >= 2) {
+            break;
+        }
+        assert!(start.elapsed() < DEADLINE, "B heard {tocks} tocks");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The ticks from before the subscription were not pushed.
+    let pushed = net.scheduled(&b, "Tock").await;
+    assert!(pushed <= net.cron_results(&a).await - before);
+    assert!(net.metric("mu_cron_results_pushed_total").await >= 2);
+
+    let r = net
+        .client
+        .delete(format!("{}/monitor/{a}", net.mu_url))
+        .body(net.message(&a, &[], " ").encode())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Once unmonitored, no more pushes (give the poll in flight time to finish).
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let settled = net.scheduled(&b, "Tock").await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(net.scheduled(&b, "Tock").await, settled);
     net.stop().await;
 }
