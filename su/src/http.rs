@@ -83,11 +83,16 @@ async fn timestamp(
     State(app): AppState,
     Query(q): Query<TimestampQuery>,
 ) -> Result<Json<SuTimestamp>, ApiError> {
-    if let Some(p) = &q.process_id {
-        parse_id(p, "process-id")?;
-    }
+    let timestamp = match &q.process_id {
+        Some(p) => {
+            app.sequencer
+                .settled_time(&parse_id(p, "process-id")?)
+                .await?
+        }
+        None => now_ms(),
+    };
     Ok(Json(SuTimestamp {
-        timestamp: now_ms().to_string(),
+        timestamp: timestamp.to_string(),
         block_height: views::block_text(app.sequencer.block_height()),
     }))
 }

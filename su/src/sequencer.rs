@@ -242,6 +242,33 @@ impl Sequencer {
         self.order(process, entry).await
     }
 
+    /// The SU's time for `process`, once every message of it stamped before that time is
+    /// durable (and so readable): a reader that then reads the schedule misses nothing
+    /// stamped at or before the answer, and any later message is stamped at or after it.
+    /// (The CU runs cron ticks up to this time; PROTOCOL.md §4 `GET /timestamp`.)
+    pub async fn settled_time(&self, process: &Id) -> Result<u64, ApiError> {
+        // Without a slot nothing of this process is in flight (and none is made for it, so
+        // asking about unknown ids costs no memory).
+        let slot = self
+            .slots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(process)
+            .cloned();
+        let now = match slot {
+            Some(slot) => {
+                // Entries are handed to the writer under this lock: once we hold it, every
+                // entry stamped so far is queued ahead of the barrier below.
+                let _state = slot.state.lock().await;
+                now_ms()
+            }
+            None => now_ms(),
+        };
+        // The writer answers in queue order after each commit: an empty change is a barrier.
+        self.writer.submit(WriteOp::OutboxAck(Vec::new())).await?;
+        Ok(now)
+    }
+
     fn slot(&self, process: &Id) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         slots

@@ -173,3 +173,60 @@ async fn acknowledged_writes_survive_sigkill() {
         by_id.len()
     );
 }
+
+/// `GET /timestamp?process-id=P` answers only once every message of P stamped at or before
+/// its answer is readable: a reader (the CU running cron ticks up to that time) that reads the
+/// schedule afterwards never misses one. It once answered the bare clock while stamped
+/// messages were still waiting for their commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timestamp_for_a_process_waits_for_its_stamped_messages() {
+    const WRITERS: usize = 8;
+    const EACH: usize = 60;
+    let su = Su::start().await;
+    let c = client();
+    let pid = spawn(&c, &su, "settled").await;
+    let process = Id::parse(&pid, "pid").unwrap();
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let (url, c) = (su.url.clone(), c.clone());
+        writers.push(tokio::spawn(async move {
+            let s = signer(50 + w as u8);
+            for n in 0..EACH {
+                let (status, body) = post(&c, &url, &message_item(&s, &process, n as u64)).await;
+                assert_eq!(status, 200, "{body}");
+            }
+        }));
+    }
+    // While they write: each answer, then what the schedule showed right after it.
+    let mut seen: Vec<(u64, usize)> = Vec::new();
+    while !writers.iter().all(|w| w.is_finished()) {
+        let (status, body) = get(&c, &format!("{}/timestamp?process-id={pid}", su.url)).await;
+        assert_eq!(status, 200, "{body}");
+        let t: u64 = body["timestamp"].as_str().unwrap().parse().unwrap();
+        let (_, page) = get(&c, &format!("{}/{pid}?to={t}&limit=1000", su.url)).await;
+        // Without `from` the process itself is the first edge.
+        seen.push((t, page["edges"].as_array().unwrap().len() - 1));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let edges = schedule(&c, &su.url, &pid).await;
+    let stamps: Vec<u64> = edges
+        .iter()
+        .map(|e| {
+            tag(&e["node"]["assignment"], "Timestamp")
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert!(!seen.is_empty());
+    for (t, read) in seen {
+        let stamped = stamps[1..].iter().filter(|s| **s <= t).count();
+        assert_eq!(
+            read, stamped,
+            "at {t} the schedule showed {read} of {stamped} stamped messages"
+        );
+    }
+    su.stop().await;
+}
