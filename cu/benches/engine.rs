@@ -47,16 +47,7 @@ fn env() -> Json {
 }
 
 fn library() -> Arc<Module> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lua");
-    let manifest: Json =
-        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
-    let mut modules = serde_json::Map::new();
-    for (name, file) in manifest["modules"].as_object().unwrap() {
-        let source = std::fs::read_to_string(dir.join(file.as_str().unwrap())).unwrap();
-        modules.insert(name.clone(), Json::String(source));
-    }
-    let bundle = json!({ "main": manifest["main"], "modules": modules });
-    Arc::new(Module::parse(bundle.to_string().as_bytes()).unwrap())
+    Arc::new(Module::parse(cu::library::bundle().as_bytes()).unwrap())
 }
 
 const PID: &str = "w1-process-000000000000000000000000000000000";

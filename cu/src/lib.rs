@@ -19,6 +19,7 @@ pub mod config;
 pub mod cron;
 pub mod engine;
 pub mod gateway_client;
+pub mod library;
 pub mod metrics;
 pub mod schedule;
 pub mod server;

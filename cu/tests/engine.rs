@@ -744,16 +744,7 @@ proptest! {
 
 /// The library bundle built from `cu/lua/manifest.json`, as the CU will build it.
 fn library_bundle() -> Arc<Module> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lua");
-    let manifest: Json =
-        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
-    let mut modules = serde_json::Map::new();
-    for (name, file) in manifest["modules"].as_object().unwrap() {
-        let source = std::fs::read_to_string(dir.join(file.as_str().unwrap())).unwrap();
-        modules.insert(name.clone(), Json::String(source));
-    }
-    let bundle = json!({ "main": manifest["main"], "modules": modules });
-    Arc::new(Module::parse(bundle.to_string().as_bytes()).expect("library bundle parses"))
+    Arc::new(Module::parse(cu::library::bundle().as_bytes()).expect("library bundle parses"))
 }
 
 const PID: &str = "process-id-0000000000000000000000000000000000";

@@ -96,19 +96,6 @@ async fn start_cu(dir: &std::path::Path, su: &str, gateway: &str) -> Unit<cu::Cu
     }
 }
 
-/// The default process library as a bundle, as the CU loads it.
-fn library_bundle() -> String {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lua");
-    let manifest: Json =
-        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
-    let mut modules = serde_json::Map::new();
-    for (name, file) in manifest["modules"].as_object().unwrap() {
-        let source = std::fs::read_to_string(dir.join(file.as_str().unwrap())).unwrap();
-        modules.insert(name.clone(), Json::String(source));
-    }
-    json!({ "main": manifest["main"], "modules": modules }).to_string()
-}
-
 fn signer() -> Signer {
     Signer::from_ed25519_seed(&[7; 32]).unwrap()
 }
@@ -146,7 +133,7 @@ impl Net {
             .tag("Input-Encoding", "JSON-1")
             .tag("Output-Encoding", "JSON-1")
             .tag("Content-Type", "application/json")
-            .data(library_bundle())
+            .data(cu::library::bundle())
             .sign(&signer())
             .unwrap();
         post_raw(&client, &format!("{}/tx/arweave", gateway.url), &module).await;

@@ -51,18 +51,6 @@ async fn ready(client: &reqwest::Client, url: &str) -> Json {
     panic!("{url} never became ready");
 }
 
-fn library_bundle() -> String {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cu/lua");
-    let manifest: Json =
-        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
-    let mut modules = serde_json::Map::new();
-    for (name, file) in manifest["modules"].as_object().unwrap() {
-        let source = std::fs::read_to_string(dir.join(file.as_str().unwrap())).unwrap();
-        modules.insert(name.clone(), Json::String(source));
-    }
-    json!({ "main": manifest["main"], "modules": modules }).to_string()
-}
-
 impl Net {
     async fn start() -> Net {
         let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
@@ -101,7 +89,7 @@ impl Net {
             .tag("Input-Encoding", "JSON-1")
             .tag("Output-Encoding", "JSON-1")
             .tag("Content-Type", "application/json")
-            .data(library_bundle())
+            .data(cu::library::bundle())
             .sign(&user)
             .unwrap();
         client

@@ -63,19 +63,6 @@ fn spawn_unit<E: Send + 'static>(
     }
 }
 
-/// The default process library as a Module bundle.
-fn library_bundle() -> String {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cu/lua");
-    let manifest: Json =
-        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
-    let mut modules = serde_json::Map::new();
-    for (name, file) in manifest["modules"].as_object().unwrap() {
-        let source = std::fs::read_to_string(dir.join(file.as_str().unwrap())).unwrap();
-        modules.insert(name.clone(), Json::String(source));
-    }
-    json!({ "main": manifest["main"], "modules": modules }).to_string()
-}
-
 struct Net {
     client: reqwest::Client,
     gateway: Unit<gateway::GatewayError>,
@@ -139,7 +126,7 @@ impl Net {
             .tag("Input-Encoding", "JSON-1")
             .tag("Output-Encoding", "JSON-1")
             .tag("Content-Type", "application/json")
-            .data(library_bundle())
+            .data(cu::library::bundle())
             .sign(&user)
             .unwrap();
         let r = client
