@@ -10,9 +10,15 @@ use tokio_util::sync::CancellationToken;
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
 pub fn init_tracing() {
+    init_tracing_with_default("info");
+}
+
+/// Logs to stderr, filtered by `RUST_LOG`, else by `default` (a filter such as `warn`).
+pub fn init_tracing_with_default(default: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default.into()),
         )
         .init();
 }
