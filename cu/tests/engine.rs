@@ -597,6 +597,31 @@ fn checkpoint_restores_a_state_that_behaves_the_same() {
     assert_eq!(p.checkpoint().unwrap(), restored.checkpoint().unwrap());
 }
 
+/// Found by `ao-cu verify`: a CU that restored a checkpoint reported `GasUsed` 0 for a small
+/// message where a CU that had run from the start reported 1000, because Lua's countdown to
+/// the next instruction hook carried over from earlier messages.
+#[test]
+fn instructions_counted_do_not_depend_on_earlier_messages_or_a_restore() {
+    let mut p = process();
+    let mut counts = Vec::new();
+    for i in 0..7 {
+        counts.push(run(&mut p, &format!("X = (X or 0) + {i}")).instructions);
+    }
+    let checkpoint = p.checkpoint().unwrap();
+    let mut restored = Process::restore(eval_module(), Limits::default(), &checkpoint).unwrap();
+    for code in [
+        "X = X + 1",
+        "local s = 0 for i = 1, 400 do s = s + i end return s",
+    ] {
+        let a = run(&mut p, code);
+        let b = run(&mut restored, code);
+        assert_eq!(a.instructions, b.instructions, "{code}");
+        assert_eq!(a.result, b.result, "{code}");
+    }
+    // The same tiny message costs the same each time.
+    assert!(counts[1..].windows(2).all(|w| w[0] == w[1]), "{counts:?}");
+}
+
 #[test]
 fn checkpoint_is_canonical_whatever_the_insertion_order() {
     let mut a = process();

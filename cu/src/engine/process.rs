@@ -210,6 +210,14 @@ fn evaluate(state: &State, main: &str, limits: Limits, msg: &Json, env: &Json) -
     state.budget.used.set(0);
     state.budget.max.set(limits.instructions_max);
     state.budget.exceeded.set(false);
+    if let Err(e) = state.arm_budget() {
+        let failure = Failure::Lua(format!("cannot install the instruction hook: {e}"));
+        return Evaluation {
+            result: serde_json::json!({ "Error": failure.to_string() }),
+            failure: Some(failure),
+            instructions: 0,
+        };
+    }
     let outcome = call_handle(state, main, msg, env);
     let instructions = state.budget.used.get();
     let failure = if state.budget.exceeded.get() {

@@ -153,22 +153,6 @@ impl State {
             }
         }
 
-        let hook_budget = budget.clone();
-        let step = u64::from(Limits::INSTRUCTION_STEP);
-        // A global hook: coroutines created by Lua code inherit it.
-        lua.set_global_hook(
-            HookTriggers::new().every_nth_instruction(Limits::INSTRUCTION_STEP),
-            move |_, _| {
-                let used = hook_budget.used.get() + step;
-                hook_budget.used.set(used);
-                if used > hook_budget.max.get() {
-                    // Keep failing: Lua code that catches the error cannot go on computing.
-                    hook_budget.exceeded.set(true);
-                    return Err(mlua::Error::runtime("compute limit exceeded"));
-                }
-                Ok(VmState::Continue)
-            },
-        )?;
         lua.gc_collect()?;
         let state = State {
             lua,
@@ -180,8 +164,33 @@ impl State {
             timestamp,
             budget,
         };
+        state.arm_budget()?;
         state.set_memory_limit(limits)?;
         Ok(state)
+    }
+
+    /// Installs the instruction hook afresh. Called before every message: Lua counts down to
+    /// the next hook call per state, and a count left over from earlier messages would make a
+    /// message's `GasUsed` (and where a compute limit strikes) depend on history a restored
+    /// checkpoint does not carry. Re-installing resets the count, so every message starts at
+    /// the same phase wherever its state came from.
+    pub fn arm_budget(&self) -> mlua::Result<()> {
+        let budget = self.budget.clone();
+        let step = u64::from(Limits::INSTRUCTION_STEP);
+        // A global hook: coroutines created by Lua code inherit it.
+        self.lua.set_global_hook(
+            HookTriggers::new().every_nth_instruction(Limits::INSTRUCTION_STEP),
+            move |_, _| {
+                let used = budget.used.get() + step;
+                budget.used.set(used);
+                if used > budget.max.get() {
+                    // Keep failing: Lua code that catches the error cannot go on computing.
+                    budget.exceeded.set(true);
+                    return Err(mlua::Error::runtime("compute limit exceeded"));
+                }
+                Ok(VmState::Continue)
+            },
+        )
     }
 
     pub fn set_memory_limit(&self, limits: Limits) -> Result<(), Error> {
