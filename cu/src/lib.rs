@@ -25,6 +25,7 @@ pub mod schedule;
 pub mod server;
 pub mod store;
 pub mod su_client;
+pub mod verify;
 pub mod worker;
 
 use std::sync::Arc;

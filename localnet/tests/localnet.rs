@@ -262,3 +262,143 @@ fn the_binary_prints_where_everything_is_and_stops_on_sigint() {
     }
     assert!(text.contains("stopped"), "{text}");
 }
+
+/// Waits until the gateway holds `count` assignments of `process` (the SU uploads them from
+/// its outbox a moment after ordering).
+async fn uploaded(client: &reqwest::Client, net: &Summary, process: &str, count: usize) {
+    let query = format!(
+        "{{ transactions(tags: [{{name: \"Process\", values: [\"{process}\"]}}, {{name: \"Type\", values: [\"Assignment\"]}}], first: 100) {{ edges {{ node {{ id }} }} }} }}"
+    );
+    for _ in 0..200 {
+        let found = graphql(client, net, &query).await;
+        let edges = found["data"]["transactions"]["edges"]
+            .as_array()
+            .unwrap()
+            .len();
+        if edges >= count {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the gateway never had {count} assignments of {process}");
+}
+
+/// A CU in front of `cu_url` that serves one message's result altered.
+async fn tampering_proxy(cu_url: String, altered: String) -> String {
+    use axum::extract::State;
+    use axum::response::IntoResponse;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let forward = |State((cu, altered)): State<(String, String)>, uri: axum::http::Uri| async move {
+        let response = reqwest::get(format!("{cu}{uri}")).await.unwrap();
+        let status = response.status().as_u16();
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+            .collect();
+        let mut body = response.bytes().await.unwrap().to_vec();
+        if uri.path() == format!("/result/{altered}") {
+            let mut json: Json = serde_json::from_slice(&body).unwrap();
+            json["Output"]["data"] = Json::String("what the CU under test made up".into());
+            body = serde_json::to_vec(&json).unwrap();
+        }
+        let mut response =
+            (axum::http::StatusCode::from_u16(status).unwrap(), body).into_response();
+        for (k, v) in headers {
+            if k != "content-length" {
+                response.headers_mut().insert(
+                    axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    v.parse().unwrap(),
+                );
+            }
+        }
+        response
+    };
+    let app = axum::Router::new()
+        .fallback(forward)
+        .with_state((cu_url, altered));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_cu_verifies_a_process_from_the_gateway_alone_and_finds_a_tampered_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let user = Signer::from_ed25519_seed(&[9; 32]).unwrap();
+    let net = start(dir.path()).await;
+    let s = net.summary().clone();
+
+    let process = spawn(&client, &s, &user, "verified").await;
+    let peer = spawn(&client, &s, &user, "peer").await;
+    let mut sent = Vec::new();
+    for code in [
+        "Words = {}; for i = 1, 50 do Words['w' .. i] = i * i end",
+        "local n = 0; for k, v in pairs(Words) do n = n + #k + v end; return n",
+        "Handlers.add('count', 'Count', function(m) Seen = (Seen or 0) + 1; print('seen ' .. Seen) end)",
+        &format!("Send({{ Target = '{peer}', Data = 'hello' }})"),
+        "return require('json').encode({ a = 1, b = { 'x', 'y' } })",
+    ] {
+        let tags = [("Type", "Message"), ("Action", "Eval")];
+        let id = send(&client, &s, &user, Some(&process), &tags, code).await;
+        result(&client, &s, &process, &id).await;
+        sent.push(id);
+    }
+    let tags = [("Type", "Message"), ("Action", "Count")];
+    let count = send(&client, &s, &user, Some(&process), &tags, "").await;
+    result(&client, &s, &process, &count).await;
+    // 1 spawn + 5 evals + 1 Count.
+    uploaded(&client, &s, &process, 7).await;
+
+    let options = cu::verify::VerifyOptions {
+        process: process.parse().unwrap(),
+        gateway_url: s.gateway_url.clone(),
+        against: Some(s.cu_url.clone()),
+        data_dir: dir.path().join("replay"),
+        timeout: Duration::from_secs(30),
+    };
+    let report = cu::verify::verify(&options, |_| {}).await.unwrap();
+    assert_eq!(report.messages, 7, "{report:?}");
+    assert_eq!(report.compared, 7);
+    assert_eq!(report.divergence, None);
+    assert_eq!(report.scheduler, s.scheduler);
+    assert_eq!(report.state_hash.len(), 64);
+
+    // The same check against a CU that serves one result altered.
+    let lying = tampering_proxy(s.cu_url.clone(), sent[1].clone()).await;
+    let options = cu::verify::VerifyOptions {
+        against: Some(lying),
+        data_dir: dir.path().join("replay-2"),
+        ..options
+    };
+    let report = cu::verify::verify(&options, |_| {}).await.unwrap();
+    let divergence = report.divergence.expect("the altered result is found");
+    assert_eq!(divergence.nonce, 2);
+    assert_eq!(divergence.message, sent[1]);
+    assert_eq!(divergence.fields, ["Output"]);
+    assert_eq!(report.compared, 3);
+    net.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verifying_a_process_the_gateway_lacks_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = start(dir.path()).await;
+    let s = net.summary().clone();
+    let options = cu::verify::VerifyOptions {
+        process: "7jbt0nOA0JBxva2z2JkiJCCIN__lWrUiiMbRhkpvoTg"
+            .parse()
+            .unwrap(),
+        gateway_url: s.gateway_url.clone(),
+        against: None,
+        data_dir: dir.path().join("replay"),
+        timeout: Duration::from_secs(30),
+    };
+    let error = cu::verify::verify(&options, |_| {}).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "process 7jbt0nOA0JBxva2z2JkiJCCIN__lWrUiiMbRhkpvoTg is not on the gateway"
+    );
+    net.stop().await.unwrap();
+}
