@@ -17,7 +17,11 @@ use serde_json::Value as Json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::RESULTS_LIMIT_MAX;
 use crate::server::STATE_HASH_HEADER;
+
+/// Requests to the CU under test in flight at once.
+const AGAINST_IN_FLIGHT: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -158,37 +162,60 @@ pub async fn verify(
     let cu_shutdown = shutdown.child_token();
     let cu = tokio::spawn(crate::run(config, listener, cu_shutdown.clone()));
 
+    // Replay everything first (the CU evaluates page by page), then read the replay's
+    // results in pages: a message at a time would pay a round trip per message.
     let started = Instant::now();
     let pid = options.process.to_string();
     let total = schedule.len();
-    let mut compared = 0;
-    let mut divergence = None;
-    for (nonce, message) in &schedule {
-        let path = format!("/result/{message}?process-id={pid}");
-        let replayed = get_json(&http, &cu_url, &path).await?;
-        if let Some(against) = &options.against {
-            let served = get_json(&http, against, &path).await?;
-            compared += 1;
-            let fields = differing_fields(&replayed, &served);
-            if !fields.is_empty() {
-                divergence = Some(Divergence {
-                    nonce: *nonce,
-                    message: message.clone(),
-                    fields,
-                    replayed,
-                    served,
-                });
-                break;
-            }
-        }
-        progress(Progress::Comparing {
-            done: *nonce as usize + 1,
-            total,
-        });
-    }
     let last = total.saturating_sub(1);
     let state_path = format!("/state/{pid}?to={last}");
     let state_hash = state_hash(&http, &cu_url, &state_path).await?;
+    let replay_time = started.elapsed();
+    let replayed = replay_results(&http, &cu_url, &pid, total).await?;
+
+    let mut compared = 0;
+    let mut divergence = None;
+    if let Some(against) = &options.against {
+        // The CU under test is asked message by message (`/result` is what every CU serves),
+        // `AGAINST_IN_FLIGHT` at a time, and compared in nonce order.
+        for window in schedule.chunks(AGAINST_IN_FLIGHT) {
+            let mut tasks = tokio::task::JoinSet::new();
+            for (nonce, message) in window {
+                let (http, against) = (http.clone(), against.clone());
+                let path = format!("/result/{message}?process-id={pid}");
+                let nonce = *nonce;
+                tasks.spawn(async move { (nonce, get_json(&http, &against, &path).await) });
+            }
+            let mut served = std::collections::BTreeMap::new();
+            while let Some(joined) = tasks.join_next().await {
+                let (nonce, result) =
+                    joined.map_err(|e| VerifyError::Replay(format!("a comparison task: {e}")))?;
+                served.insert(nonce, result?);
+            }
+            for (nonce, served) in served {
+                let replayed = &replayed[nonce as usize];
+                compared += 1;
+                let fields = differing_fields(replayed, &served);
+                if !fields.is_empty() {
+                    divergence = Some(Divergence {
+                        nonce,
+                        message: schedule[nonce as usize].1.clone(),
+                        fields,
+                        replayed: replayed.clone(),
+                        served,
+                    });
+                    break;
+                }
+            }
+            if divergence.is_some() {
+                break;
+            }
+            progress(Progress::Comparing {
+                done: compared,
+                total,
+            });
+        }
+    }
     if divergence.is_none()
         && let Some(against) = &options.against
     {
@@ -203,7 +230,6 @@ pub async fn verify(
             });
         }
     }
-    let replay_time = started.elapsed();
     cu_shutdown.cancel();
     match cu.await {
         Ok(Ok(())) => {}
@@ -220,6 +246,38 @@ pub async fn verify(
         rebuild_time,
         replay_time,
     })
+}
+
+/// The replay's results, one per scheduled message, in nonce order.
+async fn replay_results(
+    http: &reqwest::Client,
+    cu_url: &str,
+    pid: &str,
+    total: usize,
+) -> Result<Vec<Json>, VerifyError> {
+    let mut results = Vec::with_capacity(total);
+    let mut from: Option<String> = None;
+    while results.len() < total {
+        let mut path = format!("/results/{pid}?sort=ASC&limit={RESULTS_LIMIT_MAX}");
+        if let Some(from) = &from {
+            path.push_str(&format!("&from={from}"));
+        }
+        let mut page = get_json(http, cu_url, &path).await?;
+        let Some(edges) = page["edges"].as_array_mut().filter(|e| !e.is_empty()) else {
+            break;
+        };
+        for edge in edges.iter_mut() {
+            from = edge["cursor"].as_str().map(str::to_owned);
+            results.push(edge["node"].take());
+        }
+    }
+    if results.len() != total {
+        return Err(VerifyError::Replay(format!(
+            "the replay has {} results for {total} scheduled messages",
+            results.len()
+        )));
+    }
+    Ok(results)
 }
 
 async fn bind() -> Result<TcpListener, VerifyError> {
