@@ -7,13 +7,15 @@
 //! runs one unit wired as `localnet` wires it, until its stdin closes. The client (this
 //! process) shares the machine's cores with the four units.
 //!
-//! Phases, after 200 untimed pings: closed loop at `CONCURRENCY` over `PROCESSES` processes
+//! Phases, after 200 untimed pings: closed loop at `E2E_C` clients over `PROCESSES` processes
 //! (peak), the same on one process, then open loop at half the multi-process sustained rate
 //! (latency). Latency runs from the POST (its scheduled time in the open loop) until
 //! `GET /result/{id}` on the CU answers. "Sustained" also waits until the MU has drained its
 //! cranks (each result read back and its pong delivered to the gateway).
 //!
-//! Prints `name value unit` lines. `E2E_N` sets the messages per phase (default 2000).
+//! Prints `name value unit` lines. `E2E_N` sets the messages per phase (default 2000), `E2E_C`
+//! the closed-loop concurrency (default 32). The machine's load average is printed first: other
+//! work on the same cores shows up in every figure.
 //! Check: every result has one outbox message, and `Count` on each process equals the pings it
 //! was sent; a mismatch panics.
 
@@ -30,7 +32,7 @@ use serde_json::Value as Json;
 use tokio_util::sync::CancellationToken;
 
 const PROCESSES: usize = 8;
-const CONCURRENCY: usize = 32;
+const CONCURRENCY_DEFAULT: usize = 32;
 const WARM_UP: usize = 200;
 const N_DEFAULT: usize = 2000;
 const RESULT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -425,10 +427,10 @@ struct Run {
     bad_outboxes: usize,
 }
 
-async fn closed_loop(net: &Arc<Net>, pings: Arc<Vec<Ping>>) -> Run {
+async fn closed_loop(net: &Arc<Net>, pings: Arc<Vec<Ping>>, concurrency: usize) -> Run {
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
-    let workers: Vec<_> = (0..CONCURRENCY)
+    let workers: Vec<_> = (0..concurrency)
         .map(|_| {
             let (net, pings, next) = (net.clone(), pings.clone(), next.clone());
             tokio::spawn(async move {
@@ -566,23 +568,31 @@ fn report_latency(phase: &str, run: &Run) {
     }
 }
 
+#[derive(Clone, Copy)]
+enum Load {
+    /// This many clients, each sending its next ping once the last one's result is read.
+    Closed(usize),
+    /// Pings per second, whatever is in flight.
+    Open(f64),
+}
+
 /// Runs one timed phase, prints its figures, and returns the sustained rate (until drained).
-async fn phase(net: &Arc<Net>, cpu: &Cpu, name: &str, pings: Vec<Ping>, rate: Option<f64>) -> f64 {
+async fn phase(net: &Arc<Net>, cpu: &Cpu, name: &str, pings: Vec<Ping>, load: Load) -> f64 {
     let n = pings.len();
     let pings = Arc::new(pings);
     let before = cpu.snapshot();
-    let run = match rate {
-        None => closed_loop(net, pings).await,
-        Some(rate) => open_loop(net, pings, rate).await,
+    let run = match load {
+        Load::Closed(concurrency) => closed_loop(net, pings, concurrency).await,
+        Load::Open(rate) => open_loop(net, pings, rate).await,
     };
     let after = cpu.snapshot();
     let results_rate = n as f64 / run.results.as_secs_f64();
     let sustained = n as f64 / run.drained.as_secs_f64();
-    match rate {
-        None => println!(
-            "{name}_msgs_s {results_rate:.0} msgs/s (closed loop, c{CONCURRENCY}, {n} messages, results read)"
+    match load {
+        Load::Closed(c) => println!(
+            "{name}_msgs_s {results_rate:.0} msgs/s (closed loop, c{c}, {n} messages, results read)"
         ),
-        Some(rate) => println!("{name}_offered {rate:.0} msgs/s (open loop, {n} messages)"),
+        Load::Open(rate) => println!("{name}_offered {rate:.0} msgs/s (open loop, {n} messages)"),
     }
     println!("{name}_sustained {sustained:.0} msgs/s (until the MU drained its cranks)");
     report_latency(name, &run);
@@ -595,10 +605,16 @@ async fn phase(net: &Arc<Net>, cpu: &Cpu, name: &str, pings: Vec<Ping>, rate: Op
 }
 
 async fn bench() {
-    let n: usize = std::env::var("E2E_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(N_DEFAULT);
+    let env = |name: &str, default: usize| -> usize {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (n, concurrency) = (env("E2E_N", N_DEFAULT), env("E2E_C", CONCURRENCY_DEFAULT));
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let loadavg = loadavg.split_whitespace().next().unwrap_or("?");
+    println!("e2e_loadavg_1m {loadavg} runnable (before start; other work shares the cores)");
     let root = tempfile::tempdir().unwrap();
     let mut units = Units::default();
     let net = Arc::new(Net::start(&mut units, root.path()).await);
@@ -650,19 +666,23 @@ async fn bench() {
         tick: clock_ticks_per_second(),
     };
 
-    closed_loop(&net, Arc::new(warm_up)).await;
-    let rate = phase(&net, &cpu, "e2e_peak_8p", peak, None).await;
-    phase(&net, &cpu, "e2e_peak_1p", peak_single, None).await;
-    phase(&net, &cpu, "e2e_half_8p", half, Some(rate / 2.0)).await;
+    let closed = Load::Closed(concurrency);
+    closed_loop(&net, Arc::new(warm_up), concurrency).await;
+    let rate = phase(&net, &cpu, "e2e_peak_8p", peak, closed).await;
+    phase(&net, &cpu, "e2e_peak_1p", peak_single, closed).await;
+    phase(&net, &cpu, "e2e_half_8p", half, Load::Open(rate / 2.0)).await;
 
     let mut total = 0;
     for (pid, want) in &expected {
-        let count: u64 = net.eval(pid, "Count").await.parse().unwrap_or(0);
+        let count = net.eval(pid, "Count").await;
+        let count: u64 = count
+            .parse()
+            .unwrap_or_else(|_| panic!("Count on {pid}: {count:?}"));
         assert_eq!(count, *want, "Count on {pid}");
         total += count;
     }
     println!(
-        "e2e_check_count {total} pings (Count matches on all {} processes; one outbox message per result)",
+        "e2e_check_count {total} pings (Count right on all {} processes, one outbox each)",
         expected.len()
     );
     drop(units);
