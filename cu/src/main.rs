@@ -138,9 +138,14 @@ fn print_report(r: &Report) {
         r.state_hash
     );
     match &r.divergence {
-        None if r.compared > 0 => println!(
+        None if r.compared > 0 && r.state_compared => println!(
             "OK: all {} results and the final state hash match",
             r.compared
+        ),
+        None if r.compared > 0 => println!(
+            "OK: all {} results match (the other CU does not serve its state at nonce {} to compare)",
+            r.compared,
+            r.messages.saturating_sub(1)
         ),
         None => println!("nothing compared (no --against CU)"),
         Some(d) => {

@@ -362,6 +362,7 @@ async fn a_second_cu_verifies_a_process_from_the_gateway_alone_and_finds_a_tampe
     assert_eq!(report.messages, 7, "{report:?}");
     assert_eq!(report.compared, 7);
     assert_eq!(report.divergence, None);
+    assert!(report.state_compared);
     assert_eq!(report.scheduler, s.scheduler);
     assert_eq!(report.state_hash.len(), 64);
 

@@ -109,6 +109,9 @@ pub struct Report {
     pub compared: usize,
     /// The replay's state hash after the last message (hex).
     pub state_hash: String,
+    /// Whether the CU under test served its state at that nonce to compare (a CU keeps only
+    /// some states; the reference CU serves none).
+    pub state_compared: bool,
     pub divergence: Option<Divergence>,
     pub rebuild_time: Duration,
     pub replay_time: Duration,
@@ -175,6 +178,7 @@ pub async fn verify(
 
     let mut compared = 0;
     let mut divergence = None;
+    let mut state_compared = false;
     if let Some(against) = &options.against {
         // The CU under test is asked message by message (`/result` is what every CU serves),
         // `AGAINST_IN_FLIGHT` at a time, and compared in nonce order.
@@ -220,6 +224,7 @@ pub async fn verify(
         && let Some(against) = &options.against
     {
         let served = state_hash_lenient(&http, against, &state_path).await?;
+        state_compared = served.is_some();
         if let Some(served) = served.filter(|s| *s != state_hash) {
             divergence = Some(Divergence {
                 nonce: last as u64,
@@ -242,6 +247,7 @@ pub async fn verify(
         messages: total,
         compared,
         state_hash,
+        state_compared,
         divergence,
         rebuild_time,
         replay_time,
@@ -348,7 +354,11 @@ async fn state_hash_lenient(
 ) -> Result<Option<String>, VerifyError> {
     match state_hash(http, base, path).await {
         Ok(hash) => Ok(Some(hash)),
-        Err(VerifyError::Cu { status: 404, .. }) | Err(VerifyError::Malformed { .. }) => Ok(None),
+        // 404: no `/state` at all (the reference CU); 409: that nonce's state is not kept.
+        Err(VerifyError::Cu {
+            status: 404 | 409, ..
+        })
+        | Err(VerifyError::Malformed { .. }) => Ok(None),
         Err(e) => Err(e),
     }
 }
