@@ -842,6 +842,59 @@ async fn idle_processes_are_evicted_and_continue_from_their_checkpoints() {
     net.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_with_work_in_progress_is_never_evicted() {
+    let net = Net::start("lua53").await;
+    let other = net.spawn(&[("Name", "other")], "1984").await;
+    // A "gateway" that accepts connections and never answers: loading a process waits on it
+    // for the module, so that load is work in progress for as long as the test needs.
+    let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hole_url = format!("http://{}", hole.local_addr().unwrap());
+    let holding = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = hole.accept().await {
+            held.push(socket);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cu = start_cu_with(dir.path(), &net.su.url, &hole_url, |config| {
+        config.processes_max = 1;
+        config.upstream_timeout = Duration::from_secs(10);
+    })
+    .await;
+    let pid = net.process;
+    let loading = tokio::spawn({
+        let (client, url) = (net.client.clone(), cu.url.clone());
+        async move {
+            let r = client
+                .get(format!("{url}/result/{pid}?process-id={pid}"))
+                .send()
+                .await
+                .unwrap();
+            r.status().as_u16()
+        }
+    });
+    // Once the first process has its worker, the second finds no idle one to evict.
+    for _ in 0..400 {
+        let (_, health) = net.get_at(&cu.url, "/health").await;
+        if health["processes"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let (status, body) = net
+        .get_at(&cu.url, &format!("/result/{other}?process-id={other}"))
+        .await;
+    assert_eq!(status, 503, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains("too many processes"), "{error}");
+    // The first one's load gives up on the silent gateway: a 502, not a lost request.
+    assert_eq!(loading.await.unwrap(), 502);
+    holding.abort();
+    cu.stop().await;
+    net.stop().await;
+}
+
 /// Polls the gateway until GraphQL finds `query` non-empty.
 async fn wait_on_gateway(client: &reqwest::Client, gateway: &str, query: Json) {
     for _ in 0..400 {
