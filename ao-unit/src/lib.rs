@@ -1,9 +1,11 @@
 //! What every unit binary (SU, CU, gateway, and the MU to come) needs and the protocol core must
 //! not do, because it touches the disk, signals or the log: the unit's wallet file, the shutdown
-//! signal, log setup, and JSON bodies on every error response. Must never: hold protocol logic (that is `ao-core`) or anything one
+//! signal, log setup, JSON bodies on every error response, and reading `Scheduler-Location`
+//! items. Must never: hold protocol logic (that is `ao-core`) or anything one
 //! unit alone needs.
 
 pub mod http;
+pub mod location;
 pub mod wallet;
 
 use tokio_util::sync::CancellationToken;

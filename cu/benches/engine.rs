@@ -1,13 +1,18 @@
 //! Engine micro-benchmarks (BENCHMARKS.md format: one `name value unit` line per figure).
-//! Run: `cargo bench -p cu --bench engine`. W1 runs on the process library in `cu/lua`
+//! Run: `cargo bench -p cu --bench engine` (`-- many` runs only the many-processes figures,
+//! `-- many 20000 512` with 20,000 processes and a 512 MiB budget). W1 runs on the process library in `cu/lua`
 //! (bundled from its manifest as the CU will), and so does W2 (its check value is compared with a
-//! simulation of the same transfers in Rust).
+//! simulation of the same transfers in Rust). "Many processes" spawns 100,000 library processes
+//! under a memory budget, evicting the least recently used to the CU's store as the server does.
 
+use std::collections::VecDeque;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
 
-use cu::{Limits, Module, Process};
+use ao_core::Id;
+use cu::store::{Batch, Store, StoredCheckpoint};
+use cu::{Checkpoint, Limits, Module, Process};
 use serde_json::{Value as Json, json};
 
 const TINY: &str = r#"
@@ -62,13 +67,17 @@ fn library_env() -> Json {
 }
 
 fn library_message(nonce: i64, from: &str, action: &str, data: &str) -> Json {
+    process_message(PID, nonce, from, action, data)
+}
+
+fn process_message(pid: &str, nonce: i64, from: &str, action: &str, data: &str) -> Json {
     let id = if nonce == 0 {
-        PID.to_owned()
+        pid.to_owned()
     } else {
         format!("w1-msg-{nonce:036}")
     };
     json!({
-        "Id": id, "Signature": "sig", "Owner": from, "From": from, "Target": PID, "Data": data,
+        "Id": id, "Signature": "sig", "Owner": from, "From": from, "Target": pid, "Data": data,
         "Tags": [{ "name": "Action", "value": action }], "Epoch": 0, "Nonce": nonce,
         "Timestamp": 1_700_000_000_000_i64 + nonce, "Block-Height": 1_500_000,
         "Hash-Chain": "chain", "Cron": false,
@@ -286,11 +295,177 @@ fn handle_rate(interval: usize) -> f64 {
     (messages.len() - 200) as f64 / elapsed
 }
 
+/// Processes the many-processes figures spawn.
+const MANY_PROCESSES: usize = 100_000;
+/// Their memory budget: the Lua memory of the resident ones together.
+const MANY_BUDGET_BYTES: usize = 2 << 30;
+/// Evicted processes restored (and given one message) for the restore figure.
+const RESTORES: usize = 1000;
+
+fn rss_bytes() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<usize>().ok())
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
+fn many_pid(i: usize) -> String {
+    format!("many-{i:038}")
+}
+
+fn many_id(i: usize) -> Id {
+    let mut id = [0u8; 32];
+    id[..8].copy_from_slice(&(i as u64).to_be_bytes());
+    Id(id)
+}
+
+fn many_env(pid: &str) -> Json {
+    json!({
+        "Process": { "Id": pid, "Owner": OWNER, "Tags": [{ "name": "Module", "value": "mod" }] },
+        "Module": { "Id": "mod", "Owner": OWNER, "Tags": [] },
+    })
+}
+
+/// Spawns `n` library processes (each evaluates its Process message) one after another on this
+/// thread, keeping the resident ones' Lua memory under `budget`: past it the least recently used
+/// is checkpointed into the CU's store (one durable commit each, as a worker does when it
+/// unloads) and dropped. Then restores evicted processes from the store and evaluates one
+/// message on each. Engine level: the HTTP path would measure the SU and the gateway too.
+fn many_processes(n: usize, budget: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let module = library();
+    let rss_before = rss_bytes();
+    let mut resident: VecDeque<(usize, Process, usize)> = VecDeque::new();
+    let mut memory = 0;
+    let (mut evicted, mut evict_time, mut checkpoint_bytes) = (0usize, 0f64, 0usize);
+    let start = Instant::now();
+    for i in 0..n {
+        let pid = many_pid(i);
+        let mut p = Process::new(module.clone(), Limits::default()).unwrap();
+        let spawned = p
+            .handle(
+                &process_message(&pid, 0, OWNER, "Spawn", ""),
+                &many_env(&pid),
+            )
+            .unwrap();
+        assert_eq!(spawned.failure, None, "{}", spawned.result);
+        let used = p.used_memory();
+        memory += used;
+        resident.push_back((i, p, used));
+        while memory > budget {
+            let Some((j, mut q, used)) = resident.pop_front() else {
+                break;
+            };
+            let t = Instant::now();
+            let checkpoint = q.checkpoint().unwrap();
+            checkpoint_bytes += checkpoint.bytes.len();
+            let mut batch = Batch::new(many_id(j));
+            batch.checkpoint = Some(StoredCheckpoint {
+                nonce: 0,
+                assignment_id: [0; 32],
+                hash_chain: [0; 32],
+                timestamp: 1_700_000_000_000,
+                block_height: 1_500_000,
+                state: checkpoint.bytes,
+                cron: None,
+            });
+            store.commit(&batch).unwrap();
+            drop(q);
+            evict_time += t.elapsed().as_secs_f64();
+            memory -= used;
+            evicted += 1;
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let rss = rss_bytes();
+    println!("many_processes_spawned {n} processes");
+    println!(
+        "many_processes_spawn_rate {:.0} processes/s",
+        n as f64 / elapsed
+    );
+    println!("many_processes_budget {} MiB", budget >> 20);
+    println!("many_processes_resident {} processes", resident.len());
+    println!("many_processes_evicted {evicted} processes");
+    println!("many_processes_rss {} MiB", rss >> 20);
+    println!(
+        "memory_per_idle_library_process_lua {} bytes",
+        memory / resident.len().max(1)
+    );
+    println!(
+        "memory_per_idle_library_process_rss {} bytes",
+        rss.saturating_sub(rss_before) / resident.len().max(1)
+    );
+    if evicted > 0 {
+        println!(
+            "evict_checkpoint_and_commit {:.2} ms",
+            evict_time * 1e3 / evicted as f64
+        );
+        println!(
+            "checkpoint_spawned_library_process_bytes {} bytes",
+            checkpoint_bytes / evicted
+        );
+    }
+    drop(resident);
+
+    // Restore evicted processes (spread over all of them) and evaluate one message on each.
+    let restores = RESTORES.min(evicted);
+    let mut times: Vec<f64> = Vec::with_capacity(restores);
+    for k in 0..restores {
+        let i = k * evicted / restores.max(1);
+        let pid = many_pid(i);
+        let env = many_env(&pid);
+        let message = process_message(
+            &pid,
+            1,
+            OWNER,
+            "Eval",
+            "Count = (Count or 0) + 1 return Count",
+        );
+        let t = Instant::now();
+        let stored = store.checkpoint(&many_id(i)).unwrap().expect("evicted");
+        let checkpoint = Checkpoint::from_bytes(stored.state);
+        let mut p = Process::restore(module.clone(), Limits::default(), &checkpoint).unwrap();
+        let result = p.handle(&message, &env).unwrap();
+        times.push(t.elapsed().as_secs_f64());
+        assert_eq!(result.failure, None, "{}", result.result);
+        assert_eq!(result.result["Output"]["data"], "1", "{}", result.result);
+    }
+    if !times.is_empty() {
+        times.sort_by(f64::total_cmp);
+        let mean = times.iter().sum::<f64>() / times.len() as f64;
+        println!("restore_evicted_and_evaluate_one_mean {:.2} ms", mean * 1e3);
+        println!(
+            "restore_evicted_and_evaluate_one_p50 {:.2} ms",
+            times[times.len() / 2] * 1e3
+        );
+        println!(
+            "restore_evicted_and_evaluate_one_p99 {:.2} ms",
+            times[times.len() * 99 / 100] * 1e3
+        );
+    }
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let many_only = args.iter().any(|a| a == "many");
+    let mut numbers = args.iter().filter_map(|a| a.parse::<usize>().ok());
+    let n = numbers.next().unwrap_or(MANY_PROCESSES);
+    let budget = numbers.next().map_or(MANY_BUDGET_BYTES, |mb| mb << 20);
     // The engine's documented stack (see `STACK_BYTES_MIN`).
     std::thread::Builder::new()
         .stack_size(cu::engine::STACK_BYTES_MIN)
-        .spawn(run)
+        .spawn(move || {
+            if !many_only {
+                run();
+            }
+            many_processes(n, budget);
+        })
         .unwrap()
         .join()
         .unwrap();

@@ -20,6 +20,18 @@ pub const RESULTS_LIMIT_MAX: usize = 1000;
 pub const CRON_SETTLE_MS_DEFAULT: u64 = 1000;
 /// Cron ticks one catch-up evaluates at most (see [`Config::cron_catch_up_max`]).
 pub const CRON_CATCH_UP_MAX_DEFAULT: u64 = 10_000;
+/// Processes in memory at once by default (see [`Config::processes_max`]). Each is an OS
+/// thread with an 8 MiB stack (10.7 KB of it resident when idle, measured).
+pub const PROCESSES_MAX_DEFAULT: usize = 4096;
+/// The most `--processes-max` accepts. A Rust thread costs four memory mappings (stack, guard,
+/// signal stack, its guard) and Linux allows 65,530 by default (`vm.max_map_count`): a test
+/// spawning idle 8 MiB threads failed at 16,644, and Rust *aborts the whole process* when a
+/// new thread cannot map its signal stack. Lua heaps, redb and sockets need mappings too.
+pub const PROCESSES_MAX_MAX: usize = 12_000;
+/// Resident Lua memory of all processes together, MiB (see [`Config::memory_budget_bytes`]).
+pub const MEMORY_BUDGET_MB_DEFAULT: usize = 8192;
+/// How long a `Scheduler-Location` is trusted when its item has no `Time-To-Live`, ms.
+pub const LOCATION_TTL_MS_DEFAULT: u64 = 3_600_000;
 
 /// Everything the CU needs to know, decided before it starts.
 #[derive(Debug, Clone)]
@@ -29,7 +41,9 @@ pub struct Config {
     /// A JWK wallet file (Arweave RSA or ed25519). Without it the CU uses (or creates) an
     /// ed25519 wallet in `data_dir`.
     pub wallet: Option<PathBuf>,
-    /// Base URL of the one SU this CU reads schedules from, without a trailing slash.
+    /// Base URL of this CU's own SU, without a trailing slash: processes it schedules are read
+    /// from it; other processes from the SU their `Scheduler` names, found by its
+    /// `Scheduler-Location` item on the gateway.
     pub su_url: String,
     /// Base URL of the gateway modules are read from, without a trailing slash.
     pub gateway_url: String,
@@ -37,8 +51,15 @@ pub struct Config {
     pub checkpoint_every: u64,
     /// Schedule entries asked of the SU per page.
     pub schedule_page: usize,
-    /// Processes held in memory at once (one thread each); more are answered 503.
+    /// Processes held in memory at once (one thread each). At the limit the least recently
+    /// used idle process is evicted (checkpointed, then unloaded); only when every process has
+    /// work in progress is a new one answered 503.
     pub processes_max: usize,
+    /// Resident Lua memory of all processes together, bytes. When loading another process would
+    /// pass it, idle processes are evicted, least recently used first, as for `processes_max`.
+    pub memory_budget_bytes: usize,
+    /// How long a `Scheduler-Location` without a `Time-To-Live` is trusted.
+    pub location_ttl: Duration,
     /// Requests queued on one process; more are answered 503.
     pub mailbox_max: usize,
     /// A process unused this long is checkpointed and unloaded.
@@ -74,7 +95,9 @@ impl Config {
             gateway_url: trim_slash(gateway_url.into()),
             checkpoint_every: CHECKPOINT_EVERY_DEFAULT,
             schedule_page: SCHEDULE_PAGE_DEFAULT,
-            processes_max: 1024,
+            processes_max: PROCESSES_MAX_DEFAULT,
+            memory_budget_bytes: MEMORY_BUDGET_MB_DEFAULT << 20,
+            location_ttl: Duration::from_millis(LOCATION_TTL_MS_DEFAULT),
             mailbox_max: 1024,
             idle_timeout: Duration::from_secs(600),
             upstream_timeout: Duration::from_secs(30),
@@ -90,6 +113,12 @@ impl Config {
 pub enum ConfigError {
     #[error("{name} must be at least 1")]
     Zero { name: &'static str },
+    #[error("{name} is {value}, more than {max}")]
+    TooLarge {
+        name: &'static str,
+        value: usize,
+        max: usize,
+    },
 }
 
 /// The `ao-cu` command line; every flag also reads a `CU_*` environment variable.
@@ -106,7 +135,8 @@ pub struct Args {
     /// an ed25519 key created on first run.
     #[arg(long, env = "CU_WALLET")]
     pub wallet: Option<PathBuf>,
-    /// Base URL of the SU that schedules the processes this CU evaluates.
+    /// Base URL of this CU's SU. Processes scheduled elsewhere are read from the SU their
+    /// `Scheduler` names (its `Scheduler-Location` item on the gateway).
     #[arg(long, env = "CU_SU_URL", default_value = "http://127.0.0.1:9000")]
     pub su_url: String,
     /// Base URL of the gateway modules are read from (`/raw/{id}`, `/graphql`).
@@ -118,9 +148,17 @@ pub struct Args {
     /// Schedule entries asked of the SU per page.
     #[arg(long, env = "CU_SCHEDULE_PAGE", default_value_t = SCHEDULE_PAGE_DEFAULT)]
     pub schedule_page: usize,
-    /// Processes held in memory at once.
-    #[arg(long, env = "CU_PROCESSES_MAX", default_value_t = 1024)]
+    /// Processes held in memory at once (one thread each); past it the least recently used
+    /// idle process is evicted.
+    #[arg(long, env = "CU_PROCESSES_MAX", default_value_t = PROCESSES_MAX_DEFAULT)]
     pub processes_max: usize,
+    /// Resident Lua memory of all processes together, MiB; past it the least recently used
+    /// idle processes are evicted.
+    #[arg(long, env = "CU_MEMORY_BUDGET_MB", default_value_t = MEMORY_BUDGET_MB_DEFAULT)]
+    pub memory_budget_mb: usize,
+    /// Milliseconds a `Scheduler-Location` without a `Time-To-Live` is trusted.
+    #[arg(long, env = "CU_LOCATION_TTL_MS", default_value_t = LOCATION_TTL_MS_DEFAULT)]
+    pub location_ttl_ms: u64,
     /// Requests queued per process.
     #[arg(long, env = "CU_MAILBOX_MAX", default_value_t = 1024)]
     pub mailbox_max: usize,
@@ -152,6 +190,7 @@ impl Args {
             ("--checkpoint-every", self.checkpoint_every as usize),
             ("--schedule-page", self.schedule_page),
             ("--processes-max", self.processes_max),
+            ("--memory-budget-mb", self.memory_budget_mb),
             ("--mailbox-max", self.mailbox_max),
             ("--module-bytes-max", self.module_bytes_max),
             ("--dry-run-bytes-max", self.dry_run_bytes_max),
@@ -161,11 +200,20 @@ impl Args {
                 return Err(ConfigError::Zero { name });
             }
         }
+        if self.processes_max > PROCESSES_MAX_MAX {
+            return Err(ConfigError::TooLarge {
+                name: "--processes-max",
+                value: self.processes_max,
+                max: PROCESSES_MAX_MAX,
+            });
+        }
         let mut config = Config::new(self.data_dir, self.su_url, self.gateway_url);
         config.wallet = self.wallet;
         config.checkpoint_every = self.checkpoint_every;
         config.schedule_page = self.schedule_page;
         config.processes_max = self.processes_max;
+        config.memory_budget_bytes = self.memory_budget_mb.saturating_mul(1 << 20);
+        config.location_ttl = Duration::from_millis(self.location_ttl_ms);
         config.mailbox_max = self.mailbox_max;
         config.idle_timeout = Duration::from_secs(self.idle_timeout_secs.max(1));
         config.upstream_timeout = Duration::from_secs(self.upstream_timeout_secs.max(1));

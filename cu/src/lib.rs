@@ -9,8 +9,9 @@
 //! parses flags and calls it.
 //!
 //! Codemap: [`config`] (flags → [`Config`]), [`server`] (routes, errors) → [`worker`] (one
-//! thread per process: load, evaluate in nonce order, dry runs, state) → [`su_client`] and
-//! [`gateway_client`] (HTTP), [`store`] (redb: results, message index, checkpoints);
+//! thread per resident process: load, evaluate in nonce order, dry runs, state; eviction under
+//! the process and memory limits) → [`locate`] (which SU schedules a process) → [`su_client`]
+//! and [`gateway_client`] (HTTP), [`store`] (redb: results, message index, checkpoints);
 //! the wallet comes from `ao_unit::wallet`; [`metrics`].
 //!
 //! Invariant: a process's Lua state is touched only by its worker thread.
@@ -20,6 +21,7 @@ pub mod cron;
 pub mod engine;
 pub mod gateway_client;
 pub mod library;
+pub mod locate;
 pub mod metrics;
 pub mod schedule;
 pub mod server;

@@ -13,6 +13,8 @@ pub struct Metrics {
     pub dry_runs: AtomicU64,
     pub process_loads: AtomicU64,
     pub processes_loaded: AtomicU64,
+    pub process_memory_bytes: AtomicU64,
+    pub evictions: AtomicU64,
     pub processes_stopped: AtomicU64,
     pub checkpoints_saved: AtomicU64,
     pub checkpoints_refused: AtomicU64,
@@ -26,7 +28,7 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &str, &AtomicU64); 12] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 14] = [
             (
                 "ao_cu_messages_evaluated_total",
                 "counter",
@@ -68,6 +70,19 @@ impl Metrics {
                 "gauge",
                 "Processes in memory now.",
                 &self.processes_loaded,
+            ),
+            (
+                "ao_cu_process_memory_bytes",
+                "gauge",
+                "Lua memory of the processes in memory now, bytes.",
+                &self.process_memory_bytes,
+            ),
+            (
+                "ao_cu_process_evictions_total",
+                "counter",
+                "Idle processes unloaded (checkpoint saved) to keep under --processes-max or \
+                 --memory-budget-mb.",
+                &self.evictions,
             ),
             (
                 "ao_cu_processes_stopped_total",

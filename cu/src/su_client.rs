@@ -125,6 +125,19 @@ impl SuClient {
         }
     }
 
+    /// A client of the SU at `base` sharing this one's connections.
+    pub fn with_base(&self, base: &str) -> SuClient {
+        SuClient {
+            http: self.http.clone(),
+            base: base.to_owned(),
+        }
+    }
+
+    /// The SU's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, UpstreamError> {
         let url = format!("{}{path}", self.base);
         let body = fetch(self.http.get(&url), "SU", &url, SU_BODY_BYTES_MAX).await?;

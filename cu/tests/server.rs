@@ -1,7 +1,9 @@
 //! The CU server over real sockets, with the real gateway and the real SU in-process: the
 //! default process library is uploaded as a Module item, a Process and its Messages go to the
 //! SU, and the CU answers `/result`, `/results`, `/dry-run`, `/state`, `/cron` and survives a
-//! restart; cron results are the same on a second CU.
+//! restart; cron results are the same on a second CU; idle processes are evicted under the
+//! process and memory limits and continue from their checkpoints; a process on another SU is
+//! read from the SU its `Scheduler-Location` names.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,13 +78,51 @@ async fn start_su(dir: &std::path::Path) -> (Unit<su::SuError>, String) {
     )
 }
 
+/// An SU that uploads what it orders, and its Scheduler-Location item, to the gateway.
+async fn start_su_uploading(dir: &std::path::Path, gateway: &str) -> (Unit<su::SuError>, String) {
+    let (listener, url) = bind().await;
+    let shutdown = CancellationToken::new();
+    let mut config = su::Config::new(dir);
+    config.storage = su::StorageConfig::Http {
+        url: gateway.to_owned(),
+        path: "/tx".into(),
+    };
+    config.gateway = Some(su::config::GatewayConfig {
+        url: gateway.to_owned(),
+        item_path: "/item/{id}".into(),
+        height_refresh: Duration::from_secs(1),
+    });
+    config.upload_retry_initial = Duration::from_millis(50);
+    let task = tokio::spawn(su::run(config, listener, shutdown.clone()));
+    let info = wait_ready(&url).await;
+    let address = info["address"].as_str().unwrap().to_owned();
+    (
+        Unit {
+            url,
+            shutdown,
+            task,
+        },
+        address,
+    )
+}
+
 async fn start_cu(dir: &std::path::Path, su: &str, gateway: &str) -> Unit<cu::CuError> {
+    start_cu_with(dir, su, gateway, |_| {}).await
+}
+
+async fn start_cu_with(
+    dir: &std::path::Path,
+    su: &str,
+    gateway: &str,
+    configure: impl FnOnce(&mut cu::Config),
+) -> Unit<cu::CuError> {
     let (listener, url) = bind().await;
     let shutdown = CancellationToken::new();
     let mut config = cu::Config::new(dir, su, gateway);
     config.checkpoint_every = 3;
     // The in-process SU commits in well under this.
     config.cron_settle = Duration::from_millis(200);
+    configure(&mut config);
     let task = tokio::spawn(cu::run(config, listener, shutdown.clone()));
     tokio::time::sleep(Duration::from_millis(50)).await;
     if task.is_finished() {
@@ -181,12 +221,18 @@ impl Net {
     /// Posts a message from the process owner to the SU; returns its id and the timestamp the
     /// SU gave it.
     async fn send_timed(&self, tags: &[(&str, &str)], data: &str) -> (Id, u64) {
+        self.send_to(self.process, tags, data).await
+    }
+
+    /// Posts a message to `process` (the SU's own) from the process owner; returns its id and
+    /// the timestamp the SU gave it.
+    async fn send_to(&self, process: Id, tags: &[(&str, &str)], data: &str) -> (Id, u64) {
         // Signatures are deterministic: a fresh anchor keeps equal messages distinct.
         let mut anchor = [0u8; 32];
         let n = self.sent.fetch_add(1, Ordering::Relaxed);
         anchor[..8].copy_from_slice(&n.to_be_bytes());
         let item = ItemBuilder::new()
-            .target(self.process)
+            .target(process)
             .anchor(anchor)
             .tag("Data-Protocol", "ao")
             .tag("Variant", "ao.TN.1")
@@ -214,15 +260,23 @@ impl Net {
     }
 
     async fn result(&self, message: &Id) -> Json {
+        self.result_of(self.process, message).await
+    }
+
+    async fn result_of(&self, process: Id, message: &Id) -> Json {
         let (status, body) = self
-            .get(&format!("/result/{message}?process-id={}", self.process))
+            .get(&format!("/result/{message}?process-id={process}"))
             .await;
         assert_eq!(status, 200, "{body}");
         body
     }
 
     async fn output(&self, message: &Id) -> String {
-        let result = self.result(message).await;
+        self.output_of(self.process, message).await
+    }
+
+    async fn output_of(&self, process: Id, message: &Id) -> String {
+        let result = self.result_of(process, message).await;
         result["Output"]["data"]
             .as_str()
             .unwrap_or_else(|| panic!("no Output.data in {result}"))
@@ -305,8 +359,13 @@ impl Net {
     }
 
     async fn restart_cu(&mut self) {
+        self.restart_cu_with(|_| {}).await;
+    }
+
+    async fn restart_cu_with(&mut self, configure: impl FnOnce(&mut cu::Config)) {
         self.cu.take().unwrap().stop().await;
-        let cu = start_cu(self.dirs[2].path(), &self.su.url, &self.gateway.url).await;
+        let dir = self.dirs[2].path();
+        let cu = start_cu_with(dir, &self.su.url, &self.gateway.url, configure).await;
         self.cu = Some(cu);
     }
 
@@ -723,5 +782,222 @@ end)"#;
         .await;
     let nobody = (at - origin) / 1000;
     assert_eq!(net.output(&inbox).await, format!("inbox={nobody}"));
+    net.stop().await;
+}
+
+/// Each process counts the Evals it got; the answer is `count=<n>`.
+const COUNT: &str = "Count = (Count or 0) + 1 return 'count=' .. Count";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_processes_are_evicted_and_continue_from_their_checkpoints() {
+    let mut net = Net::start("lua53").await;
+    let processes = [
+        net.process,
+        net.spawn(&[("Name", "second")], "1984").await,
+        net.spawn(&[("Name", "third")], "1984").await,
+    ];
+    // Two processes at most: every third one evicts the least recently used.
+    net.restart_cu_with(|config| config.processes_max = 2).await;
+    for round in 1..=3 {
+        for process in processes {
+            let (eval, _) = net.send_to(process, &[("Action", "Eval")], COUNT).await;
+            assert_eq!(
+                net.output_of(process, &eval).await,
+                format!("count={round}")
+            );
+            let (_, health) = net.get("/health").await;
+            assert!(health["resident"].as_u64().unwrap() <= 2, "{health}");
+        }
+    }
+    let evictions = net.metric("ao_cu_process_evictions_total").await;
+    assert!(evictions >= 6, "{evictions} evictions");
+    assert!(net.metric("ao_cu_process_loads_total").await >= 9);
+    assert!(net.metric("ao_cu_process_memory_bytes").await > 0);
+
+    // A budget smaller than one process: each new one evicts every idle one, and still loads.
+    net.restart_cu_with(|config| config.memory_budget_bytes = 1)
+        .await;
+    for round in 4..=5 {
+        for process in processes {
+            let (eval, _) = net.send_to(process, &[("Action", "Eval")], COUNT).await;
+            assert_eq!(
+                net.output_of(process, &eval).await,
+                format!("count={round}")
+            );
+        }
+    }
+    let (_, health) = net.get("/health").await;
+    assert_eq!(health["resident"], 1, "{health}");
+    assert!(
+        health["resident_memory_bytes"].as_u64().unwrap() > 0,
+        "{health}"
+    );
+    assert!(net.metric("ao_cu_process_evictions_total").await >= 5);
+    // Every result is still served, from the store, after all that.
+    let (status, results) = net
+        .get(&format!("/results/{}?sort=ASC", processes[1]))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(cursors(&results), ["0", "1", "2", "3", "4", "5"]);
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_with_work_in_progress_is_never_evicted() {
+    let net = Net::start("lua53").await;
+    let other = net.spawn(&[("Name", "other")], "1984").await;
+    // A "gateway" that accepts connections and never answers: loading a process waits on it
+    // for the module, so that load is work in progress for as long as the test needs.
+    let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hole_url = format!("http://{}", hole.local_addr().unwrap());
+    let holding = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = hole.accept().await {
+            held.push(socket);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cu = start_cu_with(dir.path(), &net.su.url, &hole_url, |config| {
+        config.processes_max = 1;
+        config.upstream_timeout = Duration::from_secs(10);
+    })
+    .await;
+    let pid = net.process;
+    let loading = tokio::spawn({
+        let (client, url) = (net.client.clone(), cu.url.clone());
+        async move {
+            let r = client
+                .get(format!("{url}/result/{pid}?process-id={pid}"))
+                .send()
+                .await
+                .unwrap();
+            r.status().as_u16()
+        }
+    });
+    // Once the first process has its worker, the second finds no idle one to evict.
+    for _ in 0..400 {
+        let (_, health) = net.get_at(&cu.url, "/health").await;
+        if health["processes"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let (status, body) = net
+        .get_at(&cu.url, &format!("/result/{other}?process-id={other}"))
+        .await;
+    assert_eq!(status, 503, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains("too many processes"), "{error}");
+    // The first one's load gives up on the silent gateway: a 502, not a lost request.
+    assert_eq!(loading.await.unwrap(), 502);
+    holding.abort();
+    cu.stop().await;
+    net.stop().await;
+}
+
+/// Polls the gateway until GraphQL finds `query` non-empty.
+async fn wait_on_gateway(client: &reqwest::Client, gateway: &str, query: Json) {
+    for _ in 0..400 {
+        let r = client
+            .post(format!("{gateway}/graphql"))
+            .json(&query)
+            .send()
+            .await
+            .unwrap();
+        let body: Json = r.json().await.unwrap();
+        if body["data"]["transactions"]["edges"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the gateway never showed {query}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_on_another_su_is_read_from_its_scheduler_location() {
+    let net = Net::start("lua53").await;
+    // A second SU, which publishes its location and its processes to the gateway. The CU
+    // knows only the first one.
+    let dir = tempfile::tempdir().unwrap();
+    let (other, other_address) = start_su_uploading(dir.path(), &net.gateway.url).await;
+    assert_ne!(other_address, net.su_address);
+    let process = ItemBuilder::new()
+        .tag("Data-Protocol", "ao")
+        .tag("Variant", "ao.TN.1")
+        .tag("Type", "Process")
+        .tag("Module", net.module.to_string())
+        .tag("Scheduler", other_address.clone())
+        .data("1984")
+        .sign(&signer())
+        .unwrap();
+    post_raw(&net.client, &format!("{}/", other.url), &process).await;
+    let pid = process.id();
+    let mut sent = Vec::new();
+    for i in 0..3 {
+        let item = ItemBuilder::new()
+            .target(pid)
+            .anchor([i; 32])
+            .tag("Data-Protocol", "ao")
+            .tag("Variant", "ao.TN.1")
+            .tag("Type", "Message")
+            .tag("Action", "Eval")
+            .data(COUNT)
+            .sign(&signer())
+            .unwrap();
+        post_raw(&net.client, &format!("{}/", other.url), &item).await;
+        sent.push(item.id());
+    }
+    let location = json!({
+        "query": ao_unit::location::LOCATION_QUERY,
+        "variables": { "owners": [other_address] },
+    });
+    wait_on_gateway(&net.client, &net.gateway.url, location).await;
+    let by_id = json!({
+        "query": "query ($ids: [ID!]!) { transactions(ids: $ids) { edges { node { id } } } }",
+        "variables": { "ids": [pid.to_string()] },
+    });
+    wait_on_gateway(&net.client, &net.gateway.url, by_id).await;
+
+    // The CU finds the process on the gateway, its SU by the location, and evaluates it.
+    assert_eq!(net.output_of(pid, &sent[2]).await, "count=3");
+    assert_eq!(net.output_of(pid, &sent[0]).await, "count=1");
+    let (status, results) = net.get(&format!("/results/{pid}?sort=ASC")).await;
+    assert_eq!(status, 200, "{results}");
+    assert_eq!(cursors(&results), ["0", "1", "2", "3"]);
+    // The CU's own SU still serves its own processes.
+    let own = net.eval(COUNT).await;
+    assert_eq!(net.output(&own).await, "count=1");
+
+    // An address with no Scheduler-Location is refused clearly.
+    let lost = ItemBuilder::new()
+        .tag("Data-Protocol", "ao")
+        .tag("Variant", "ao.TN.1")
+        .tag("Type", "Process")
+        .tag("Module", net.module.to_string())
+        .tag("Scheduler", "x".repeat(43))
+        .data("1984")
+        .sign(&signer())
+        .unwrap();
+    post_raw(
+        &net.client,
+        &format!("{}/tx/arweave", net.gateway.url),
+        &lost,
+    )
+    .await;
+    let (status, body) = net
+        .get(&format!("/result/{}?process-id={}", lost.id(), lost.id()))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("Scheduler-Location"),
+        "{body}"
+    );
+    other.stop().await;
     net.stop().await;
 }

@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use ao_core::Tag;
+use ao_unit::location::{LOCATION_QUERY, Location};
 use serde_json::{Value as Json, json};
 
 use crate::upstream::{Upstream, UpstreamError};
@@ -18,7 +19,6 @@ use crate::upstream::{Upstream, UpstreamError};
 const PROCESS_CACHE_MAX: usize = 100_000;
 
 const PROCESS_QUERY: &str = "query ($ids: [ID!]!) { transactions(ids: $ids) { edges { node { id tags { name value } } } } }";
-const LOCATION_QUERY: &str = "query ($owners: [String!]!) { transactions(owners: $owners, tags: [{name: \"Type\", values: [\"Scheduler-Location\"]}], first: 1, sort: HEIGHT_DESC) { edges { node { tags { name value } } } } }";
 
 /// What the MU needs to know of a process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,24 +199,14 @@ impl Router {
         else {
             return Err(RouteError::UnknownScheduler(scheduler.to_owned()));
         };
-        let tags = tags_of(node);
-        let tag = |name: &str| {
-            tags.iter()
-                .find(|t| t.name == name)
-                .map(|t| t.value.clone())
-        };
-        let bad = |why: &str| RouteError::BadLocation {
-            address: scheduler.to_owned(),
-            why: why.to_owned(),
-        };
-        let url = tag("Url").ok_or_else(|| bad("no Url tag"))?;
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(bad("Url is not an http(s) URL"));
-        }
-        let url = url.trim_end_matches('/').to_owned();
-        let ttl = tag("Time-To-Live")
-            .and_then(|t| t.parse::<u64>().ok())
-            .map_or(self.location_ttl_default, Duration::from_millis);
+        let location =
+            Location::from_tags(&tags_of(node), self.location_ttl_default).map_err(|why| {
+                RouteError::BadLocation {
+                    address: scheduler.to_owned(),
+                    why: why.to_string(),
+                }
+            })?;
+        let (url, ttl) = (location.url, location.ttl);
         self.locations
             .lock()
             .expect("unpoisoned")

@@ -14,6 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::App;
+use crate::locate::LocateError;
 use crate::store::StoreError;
 use crate::su_client::UpstreamError;
 use crate::worker::WorkerError;
@@ -31,6 +32,8 @@ pub enum ApiError {
     Call(#[from] CallError),
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    #[error(transparent)]
+    Locate(#[from] LocateError),
     #[error("storage error: {0}")]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -44,6 +47,7 @@ impl ApiError {
             ApiError::MessageNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Call(e) => call_status(e),
             ApiError::Upstream(e) => upstream_status(e),
+            ApiError::Locate(e) => locate_status(e),
             ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -53,6 +57,7 @@ fn call_status(e: &CallError) -> StatusCode {
     match e {
         CallError::Worker(e) => worker_status(e),
         CallError::TooManyProcesses { .. }
+        | CallError::MemoryBudget { .. }
         | CallError::MailboxFull(_)
         | CallError::ShuttingDown
         | CallError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -64,13 +69,13 @@ fn worker_status(e: &WorkerError) -> StatusCode {
     match e {
         WorkerError::ProcessNotFound(_) => StatusCode::NOT_FOUND,
         WorkerError::TagMissing { .. }
-        | WorkerError::WrongScheduler { .. }
         | WorkerError::ModuleNotFound(_)
         | WorkerError::ModuleFormat { .. }
         | WorkerError::BadId { .. }
         | WorkerError::Cron { .. }
         | WorkerError::ProcessField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         WorkerError::Upstream(e) => upstream_status(e),
+        WorkerError::Locate(e) => locate_status(e),
         WorkerError::ScheduleShort { .. } => StatusCode::SERVICE_UNAVAILABLE,
         WorkerError::StateGone { .. } | WorkerError::Unserializable(_) => StatusCode::CONFLICT,
         WorkerError::Store(_)
@@ -78,6 +83,15 @@ fn worker_status(e: &WorkerError) -> StatusCode {
         | WorkerError::Engine(_)
         | WorkerError::CronOvertaken { .. }
         | WorkerError::Stopped { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn locate_status(e: &LocateError) -> StatusCode {
+    match e {
+        LocateError::NoScheduler { .. }
+        | LocateError::UnknownScheduler { .. }
+        | LocateError::BadLocation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        LocateError::Upstream(e) => upstream_status(e),
     }
 }
 

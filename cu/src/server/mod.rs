@@ -22,7 +22,8 @@ use crate::config::{RESULTS_LIMIT_DEFAULT, RESULTS_LIMIT_MAX};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::su_client::nonce_of;
-use crate::worker::{Request, Workers};
+use crate::worker::registry::CallError;
+use crate::worker::{Request, WorkerError, Workers};
 pub use error::ApiError;
 
 /// The header carrying the SHA-256 (hex) of the `GET /state` bytes.
@@ -72,7 +73,14 @@ async fn info(State(app): AppState) -> Json<CuInfo> {
 }
 
 async fn health(State(app): AppState) -> Json<Json_> {
-    Json(json!({ "status": "ok", "processes": app.workers.len() }))
+    let (resident, memory) = app.workers.resident();
+    Json(json!({
+        "status": "ok",
+        "processes": app.workers.len(),
+        "resident": resident,
+        "resident_memory_bytes": memory,
+        "evictions": app.metrics.evictions.load(std::sync::atomic::Ordering::Relaxed),
+    }))
 }
 
 async fn metrics(State(app): AppState) -> Response {
@@ -152,7 +160,17 @@ async fn result(
         Some(nonce) => nonce,
         None if message == process => 0,
         None => {
-            let su = &app.workers.shared().su;
+            let su = app
+                .workers
+                .shared()
+                .locator
+                .su(&process)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::Call(CallError::Worker(Arc::new(WorkerError::ProcessNotFound(
+                        process,
+                    ))))
+                })?;
             let scheduled =
                 su.message(&message, &process)
                     .await?

@@ -20,7 +20,7 @@ use crate::engine::Process;
 use crate::metrics::Metrics;
 use crate::schedule::ScheduleReader;
 use crate::store::{Batch, CronEvaluated, Evaluated, StoredCheckpoint};
-use crate::su_client::{SuNow, nonce_of};
+use crate::su_client::{SuClient, SuNow, nonce_of};
 
 /// Where the process stands: the last evaluated message.
 #[derive(Debug, Clone, Copy)]
@@ -50,6 +50,8 @@ pub(super) struct Start {
 
 pub(super) struct Loaded {
     shared: Arc<Shared>,
+    /// The SU that schedules the process.
+    su: SuClient,
     process: Id,
     /// The process's `Module` tag, given to the first message.
     module_id: String,
@@ -68,6 +70,7 @@ pub(super) struct Loaded {
 impl Loaded {
     pub(super) fn new(
         shared: Arc<Shared>,
+        su: SuClient,
         process: Id,
         module_id: String,
         env: Json,
@@ -82,6 +85,7 @@ impl Loaded {
         let checkpoint_at = shared.config.checkpoint_every;
         Loaded {
             shared,
+            su,
             process,
             module_id,
             env,
@@ -93,6 +97,11 @@ impl Loaded {
             checkpoint_at,
             stopped: None,
         }
+    }
+
+    /// Bytes the process's Lua state uses now.
+    pub(super) fn used_memory(&self) -> usize {
+        self.engine.used_memory()
     }
 
     pub(super) fn serve(&mut self, request: Request) {
@@ -160,14 +169,11 @@ impl Loaded {
         // The SU's clock is read before its schedule: every message it orders afterwards has a
         // timestamp at or after it, so no tick up to it can belong before a message not yet read.
         let now = match &self.cron {
-            Some(_) if catch_up => {
-                let shared = &self.shared;
-                Some(
-                    shared
-                        .runtime
-                        .block_on(shared.su.timestamp(&self.process))?,
-                )
-            }
+            Some(_) if catch_up => Some(
+                self.shared
+                    .runtime
+                    .block_on(self.su.timestamp(&self.process))?,
+            ),
             _ => None,
         };
         let target = self.latest_nonce()?;
@@ -179,10 +185,10 @@ impl Loaded {
     }
 
     fn latest_nonce(&self) -> Result<u64, WorkerError> {
-        let shared = &self.shared;
-        let latest = shared
+        let latest = self
+            .shared
             .runtime
-            .block_on(shared.su.latest(&self.process))?
+            .block_on(self.su.latest(&self.process))?
             .ok_or(WorkerError::ProcessNotFound(self.process))?;
         nonce_of(&latest).ok_or(WorkerError::ScheduleShort {
             wanted: 0,
@@ -194,11 +200,10 @@ impl Loaded {
         while self.reader.next_nonce() <= target {
             let from = self.reader.next_nonce();
             let limit = (target - from + 1).min(self.shared.config.schedule_page as u64) as usize;
-            let shared = self.shared.clone();
             let page =
-                shared
+                self.shared
                     .runtime
-                    .block_on(shared.su.page(&self.process, from, target, limit))?;
+                    .block_on(self.su.page(&self.process, from, target, limit))?;
             if page.edges.is_empty() {
                 return Err(WorkerError::ScheduleShort {
                     wanted: target,

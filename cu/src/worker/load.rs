@@ -1,5 +1,5 @@
-//! Loading a process into a worker: the Process JSON from the SU (whose `Scheduler` tag must
-//! name that SU), its module from the gateway (`Module-Format: lua53`, parsed once and cached
+//! Loading a process into a worker: the Process JSON from the SU its `Scheduler` tag names
+//! (`crate::locate`), its module from the gateway (`Module-Format: lua53`, parsed once and cached
 //! by id), its limits, its crons, and the latest stored checkpoint to resume from. Must never:
 //! evaluate a message, or accept a module, a scheduler or a cron it cannot vouch for.
 
@@ -17,9 +17,9 @@ use crate::schedule::{self, ScheduleReader};
 pub const MODULE_FORMAT: &str = "lua53";
 
 pub(super) fn load(shared: &Arc<Shared>, process: Id) -> Result<Loaded, WorkerError> {
-    let su_process = shared
+    let (su, su_process) = shared
         .runtime
-        .block_on(shared.su.process(&process))?
+        .block_on(shared.locator.process(&process))?
         .ok_or(WorkerError::ProcessNotFound(process))?;
     let tag = |name: &'static str| {
         su_process
@@ -29,20 +29,6 @@ pub(super) fn load(shared: &Arc<Shared>, process: Id) -> Result<Loaded, WorkerEr
             .map(|t| t.value.clone())
             .ok_or(WorkerError::TagMissing { process, tag: name })
     };
-    // One SU for now: resolving `Scheduler-Location` per process comes later.
-    let scheduler = tag("Scheduler")?;
-    let su_address = shared.runtime.block_on(
-        shared
-            .su_address
-            .get_or_try_init(|| async { shared.su.info().await.map(|i| i.address) }),
-    )?;
-    if scheduler != *su_address {
-        return Err(WorkerError::WrongScheduler {
-            process,
-            tag: scheduler,
-            su: su_address.clone(),
-        });
-    }
     let module_tag = tag("Module")?;
     let module = module(shared, &module_tag)?;
     let limits = Limits::from_tags(pairs(&module.info.tags), pairs(&su_process.tags))
@@ -108,6 +94,7 @@ pub(super) fn load(shared: &Arc<Shared>, process: Id) -> Result<Loaded, WorkerEr
     tracing::debug!(%process, from = ?position.as_ref().map(|p| p.nonce), "process loaded");
     Ok(Loaded::new(
         shared.clone(),
+        su,
         process,
         module_tag,
         env,

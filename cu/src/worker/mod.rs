@@ -6,7 +6,8 @@
 //! skip a message, or keep evaluating after a gap or a broken chain (the process stops and
 //! every request gets the error).
 //!
-//! Codemap: [`registry`] (process id → mailbox, spawning, shutdown), `load` (SU process,
+//! Codemap: [`registry`] (process id → mailbox, spawning, eviction under the process and
+//! memory limits, shutdown), `load` (SU process,
 //! module from the gateway, crons, checkpoint), `evaluate` (the schedule and the cron ticks
 //! among and after it, dry runs, state).
 
@@ -27,6 +28,7 @@ use tokio::sync::oneshot;
 use crate::config::Config;
 use crate::engine::{Module, STACK_BYTES_MIN};
 use crate::gateway_client::GatewayClient;
+use crate::locate::{LocateError, Locator};
 use crate::metrics::Metrics;
 use crate::schedule::{ModuleInfo, ScheduleError};
 use crate::store::{Store, StoreError};
@@ -75,12 +77,8 @@ pub enum WorkerError {
     ProcessNotFound(Id),
     #[error("process {process} has no {tag} tag")]
     TagMissing { process: Id, tag: &'static str },
-    #[error("process {process} is scheduled by {tag}, but this CU reads from the SU {su}")]
-    WrongScheduler {
-        process: Id,
-        tag: String,
-        su: String,
-    },
+    #[error(transparent)]
+    Locate(#[from] LocateError),
     #[error("module {0} not found on the gateway")]
     ModuleNotFound(String),
     #[error("module {module} has Module-Format {found:?}; this CU runs only lua53")]
@@ -152,42 +150,43 @@ pub struct LoadedModule {
 pub struct Shared {
     pub config: Config,
     pub store: Arc<Store>,
-    pub su: SuClient,
+    /// Which SU schedules a process.
+    pub locator: Locator,
     pub gateway: GatewayClient,
     pub metrics: Arc<Metrics>,
     pub modules: Mutex<HashMap<Id, Arc<LoadedModule>>>,
-    /// The SU's wallet address, read once from `GET {su}/`.
-    pub su_address: tokio::sync::OnceCell<String>,
     /// Workers are threads; they run the async clients with `block_on` on this runtime.
     pub runtime: tokio::runtime::Handle,
 }
 
 impl Shared {
     pub fn new(config: Config, store: Arc<Store>, metrics: Arc<Metrics>) -> Shared {
+        let gateway = GatewayClient::new(
+            &config.gateway_url,
+            config.upstream_timeout,
+            config.module_bytes_max,
+        );
+        let own = SuClient::new(&config.su_url, config.upstream_timeout);
         Shared {
-            su: SuClient::new(&config.su_url, config.upstream_timeout),
-            gateway: GatewayClient::new(
-                &config.gateway_url,
-                config.upstream_timeout,
-                config.module_bytes_max,
-            ),
+            locator: Locator::new(own, gateway.clone(), config.location_ttl),
+            gateway,
             config,
             store,
             metrics,
             modules: Mutex::new(HashMap::new()),
-            su_address: tokio::sync::OnceCell::new(),
             runtime: tokio::runtime::Handle::current(),
         }
     }
 }
 
-/// Spawns the thread that owns `process`. It exits when every sender is gone, or after the
-/// idle timeout, having removed itself from the registry with `forget`.
+/// Spawns the thread that owns `process`. It exits when its mailbox is closed and empty (the
+/// registry evicted it, or shuts down) or after the idle timeout, having saved a checkpoint;
+/// dropping `lease` then removes it from the registry.
 fn spawn(
     shared: Arc<Shared>,
     process: Id,
     mailbox: Receiver<Request>,
-    forget: impl Fn() + Send + 'static,
+    lease: registry::Lease,
     done: tokio::sync::mpsc::Sender<()>,
 ) -> std::io::Result<()> {
     let name = format!("cu-{}", &process.to_string()[..8]);
@@ -195,7 +194,9 @@ fn spawn(
         .name(name)
         .stack_size(STACK_BYTES_MIN)
         .spawn(move || {
-            run(&shared, process, &mailbox, forget);
+            run(&shared, process, &mailbox, &lease);
+            // Only now may a new worker for the process start: the checkpoint is saved.
+            drop(lease);
             // The database must be closed once every worker is done: `shared` goes first.
             drop(shared);
             drop(done);
@@ -203,7 +204,7 @@ fn spawn(
     Ok(())
 }
 
-fn run(shared: &Arc<Shared>, process: Id, mailbox: &Receiver<Request>, forget: impl Fn()) {
+fn run(shared: &Arc<Shared>, process: Id, mailbox: &Receiver<Request>, lease: &registry::Lease) {
     let first = match mailbox.recv() {
         Ok(request) => request,
         Err(_) => return,
@@ -211,12 +212,14 @@ fn run(shared: &Arc<Shared>, process: Id, mailbox: &Receiver<Request>, forget: i
     let mut loaded = match load::load(shared, process) {
         Ok(loaded) => loaded,
         Err(e) => {
-            // Nothing is kept: the next request spawns a fresh worker that tries again.
+            // Nothing is kept: the next request starts a fresh worker that tries again.
             tracing::info!(%process, error = %e, "process did not load");
             let e = Arc::new(e);
-            forget();
+            lease.leave();
             fail(first, &e);
-            while let Ok(request) = mailbox.try_recv() {
+            // Until every sender is gone: the registry's went with `leave`, and callers drop
+            // theirs right after sending.
+            while let Ok(request) = mailbox.recv() {
                 fail(request, &e);
             }
             return;
@@ -224,20 +227,19 @@ fn run(shared: &Arc<Shared>, process: Id, mailbox: &Receiver<Request>, forget: i
     };
     Metrics::add(&shared.metrics.process_loads, 1);
     Metrics::add(&shared.metrics.processes_loaded, 1);
+    lease.report_memory(loaded.used_memory());
     loaded.serve(first);
+    lease.report_memory(loaded.used_memory());
     loop {
         match mailbox.recv_timeout(shared.config.idle_timeout) {
-            Ok(request) => loaded.serve(request),
-            Err(RecvTimeoutError::Timeout) => {
-                forget();
-                break;
+            Ok(request) => {
+                loaded.serve(request);
+                lease.report_memory(loaded.used_memory());
             }
+            // Requests already queued are still served; `Disconnected` comes once none are.
+            Err(RecvTimeoutError::Timeout) => lease.leave(),
             Err(RecvTimeoutError::Disconnected) => break,
         }
-    }
-    // Requests sent before the registry forgot this worker are still served.
-    while let Ok(request) = mailbox.try_recv() {
-        loaded.serve(request);
     }
     loaded.save_checkpoint();
     shared

@@ -1,27 +1,44 @@
 //! The registry of workers: process id → the mailbox of the one thread that owns it. Owns:
-//! spawning a worker on first use, the limits on processes and queued requests, retrying a
-//! request whose worker just unloaded, and shutdown (every mailbox closed, every thread
-//! awaited). Must never: run a second worker for a process that has one, or block an async
-//! task (mailboxes are bounded and sent to with `try_send`).
+//! spawning a worker on first use, the limits on resident processes (`processes_max`), on their
+//! resident Lua memory (`memory_budget_bytes`) and on queued requests, eviction (the least
+//! recently used idle process goes first), sending a request again after its worker left, and
+//! shutdown (every mailbox closed, every thread awaited).
+//!
+//! A worker leaves (evicted, idle, or failed to load) in two steps: the registry drops its
+//! mailbox sender, so no new request reaches it, and the worker serves what is queued, saves a
+//! checkpoint and exits; only then does its entry go (its [`Lease`] drops). A request for a
+//! leaving process awaits that exit and starts a new worker, which loads the checkpoint just
+//! saved. Must never: run a second worker for a process whose worker has not exited, evict a
+//! process with a call in progress (from lookup to answer), or block an async task (mailboxes
+//! are bounded and sent to with `try_send`, a leaving worker is awaited on a channel, and the
+//! lock is never held across I/O).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use ao_core::Id;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use super::{Reply, Request, Shared, WorkerError, spawn};
+use crate::metrics::Metrics;
 
-/// A request whose worker unloaded between lookup and delivery is sent again this many times.
-const ATTEMPTS_MAX: usize = 3;
+/// A request is sent again this many times when its worker left before taking it (each wait
+/// for a leaving worker counts).
+const ATTEMPTS_MAX: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
     #[error("{0}")]
     Worker(Arc<WorkerError>),
-    #[error("too many processes in memory ({max}); try again later")]
+    #[error("too many processes in memory ({max}), all with work in progress; try again later")]
     TooManyProcesses { max: usize },
+    #[error(
+        "the memory budget ({budget_mb} MiB) is used by processes with work in progress; \
+         try again later"
+    )]
+    MemoryBudget { budget_mb: usize },
     #[error("process {0} has too many queued requests; try again later")]
     MailboxFull(Id),
     #[error("the CU is shutting down")]
@@ -33,20 +50,112 @@ pub enum CallError {
 }
 
 struct Entry {
-    mailbox: SyncSender<Request>,
     generation: u64,
+    /// `None` once the worker is leaving: it serves what is queued, saves a checkpoint and
+    /// exits, and its lease then removes this entry.
+    mailbox: Option<SyncSender<Request>>,
+    /// Closed when the worker has exited.
+    gone: watch::Receiver<()>,
+    /// Calls between lookup and answer: while any, the process is not evicted.
+    calls: usize,
+    /// `Inner::clock` at the last lookup.
+    used: u64,
+    /// The process's Lua memory, as its worker last reported it.
+    memory: Arc<AtomicUsize>,
+}
+
+impl Entry {
+    fn resident(&self) -> bool {
+        self.mailbox.is_some()
+    }
 }
 
 struct Inner {
     entries: HashMap<Id, Entry>,
     next_generation: u64,
+    /// Counts lookups: the least recently used process has the smallest `used`.
+    clock: u64,
     /// Each worker holds a clone; when the last one is dropped, every worker has exited.
     done: Option<tokio::sync::mpsc::Sender<()>>,
+}
+
+/// Why no room could be made.
+enum Full {
+    Processes,
+    Memory,
+}
+
+impl Inner {
+    /// Resident (not leaving) processes and their Lua memory.
+    fn resident(&self) -> (usize, usize) {
+        self.entries
+            .values()
+            .filter(|e| e.resident())
+            .fold((0, 0), |(count, bytes), e| {
+                (count + 1, bytes + e.memory.load(Ordering::Relaxed))
+            })
+    }
+
+    /// Evicts idle resident processes (other than `except`), least recently used first, until
+    /// `extra_count` more processes of `extra_bytes` fit under both limits.
+    fn make_room(
+        &mut self,
+        limits: &Limits,
+        extra_count: usize,
+        extra_bytes: usize,
+        except: Option<Id>,
+    ) -> Result<(), Full> {
+        let (mut count, mut bytes) = self.resident();
+        let over = |count: usize, bytes: usize| {
+            if count + extra_count > limits.processes_max {
+                Some(Full::Processes)
+            } else if bytes + extra_bytes > limits.memory_budget_bytes && count > 0 {
+                // With nothing else resident, a process is loaded whatever its size.
+                Some(Full::Memory)
+            } else {
+                None
+            }
+        };
+        if over(count, bytes).is_none() {
+            return Ok(());
+        }
+        let mut idle: Vec<(u64, Id)> = self
+            .entries
+            .iter()
+            .filter(|(id, e)| e.resident() && e.calls == 0 && Some(**id) != except)
+            .map(|(id, e)| (e.used, *id))
+            .collect();
+        idle.sort_unstable_by(|a, b| b.cmp(a));
+        while let Some(full) = over(count, bytes) {
+            let Some((_, process)) = idle.pop() else {
+                return Err(full);
+            };
+            let Some(entry) = self.entries.get_mut(&process) else {
+                continue;
+            };
+            entry.mailbox = None;
+            count -= 1;
+            bytes = bytes.saturating_sub(entry.memory.load(Ordering::Relaxed));
+            Metrics::add(&limits.metrics.evictions, 1);
+            tracing::debug!(%process, "process evicted");
+        }
+        Ok(())
+    }
+}
+
+struct Limits {
+    processes_max: usize,
+    memory_budget_bytes: usize,
+    /// The Lua memory of every worker's process (leaving ones included): while it is under the
+    /// budget, a worker's report needs no look at the registry.
+    memory_bytes: AtomicUsize,
+    metrics: Arc<Metrics>,
 }
 
 pub struct Workers {
     shared: Arc<Shared>,
     inner: Arc<Mutex<Inner>>,
+    limits: Arc<Limits>,
 }
 
 /// Resolves when every worker thread has exited after [`Workers::shutdown`].
@@ -58,17 +167,106 @@ impl AllDone {
     }
 }
 
+/// Where a request goes: a resident worker's mailbox, or wait for a leaving one to exit.
+enum Route {
+    Send(SyncSender<Request>, u64),
+    Wait(watch::Receiver<()>),
+}
+
+/// Counts a call on its process from lookup to answer (or to the caller giving up).
+struct CallGuard<'a> {
+    inner: &'a Mutex<Inner>,
+    process: Id,
+    generation: u64,
+}
+
+impl Drop for CallGuard<'_> {
+    fn drop(&mut self) {
+        let mut inner = self.inner.lock().expect("worker registry");
+        if let Some(entry) = inner.entries.get_mut(&self.process)
+            && entry.generation == self.generation
+        {
+            entry.calls = entry.calls.saturating_sub(1);
+        }
+    }
+}
+
+/// What a worker thread holds of its registry entry. Dropping it (when the thread ends) removes
+/// the entry and wakes the requests waiting for the worker to exit.
+pub(super) struct Lease {
+    registry: Arc<Mutex<Inner>>,
+    limits: Arc<Limits>,
+    process: Id,
+    generation: u64,
+    memory: Arc<AtomicUsize>,
+    /// Dropped after the entry is removed (fields drop after `Drop::drop`).
+    _gone: watch::Sender<()>,
+}
+
+impl Lease {
+    /// Stops new requests from reaching this worker (the ones queued are still served).
+    pub(super) fn leave(&self) {
+        let mut inner = self.registry.lock().expect("worker registry");
+        if let Some(entry) = inner.entries.get_mut(&self.process)
+            && entry.generation == self.generation
+        {
+            entry.mailbox = None;
+        }
+    }
+
+    /// Records the process's Lua memory now; past the budget, idle others are evicted.
+    pub(super) fn report_memory(&self, bytes: usize) {
+        let before = self.memory.swap(bytes, Ordering::Relaxed);
+        let gauge = &self.limits.metrics.process_memory_bytes;
+        gauge.fetch_add(bytes as u64, Ordering::Relaxed);
+        gauge.fetch_sub(before as u64, Ordering::Relaxed);
+        let total = &self.limits.memory_bytes;
+        total.fetch_add(bytes, Ordering::Relaxed);
+        // `fetch_sub` answers the sum before it: this process's old figure is still in it.
+        let total = total
+            .fetch_sub(before, Ordering::Relaxed)
+            .saturating_sub(before);
+        if bytes > before && total > self.limits.memory_budget_bytes {
+            let mut inner = self.registry.lock().expect("worker registry");
+            // Nothing more can be done when the rest is busy: the next new process waits.
+            let _ = inner.make_room(&self.limits, 0, 0, Some(self.process));
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.report_memory(0);
+        let mut inner = self.registry.lock().expect("worker registry");
+        if inner
+            .entries
+            .get(&self.process)
+            .is_some_and(|e| e.generation == self.generation)
+        {
+            inner.entries.remove(&self.process);
+        }
+    }
+}
+
 impl Workers {
     pub fn new(shared: Arc<Shared>) -> (Workers, AllDone) {
         let (done, all_done) = tokio::sync::mpsc::channel(1);
         let inner = Inner {
             entries: HashMap::new(),
             next_generation: 0,
+            clock: 0,
             done: Some(done),
         };
+        let limits = Arc::new(Limits {
+            processes_max: shared.config.processes_max.max(1),
+            memory_budget_bytes: shared.config.memory_budget_bytes,
+            memory_bytes: AtomicUsize::new(0),
+            metrics: shared.metrics.clone(),
+        });
         let workers = Workers {
             shared,
             inner: Arc::new(Mutex::new(inner)),
+            limits,
         };
         (workers, AllDone(all_done))
     }
@@ -77,66 +275,109 @@ impl Workers {
         &self.shared
     }
 
-    /// Sends the request `make` builds to the process's worker (starting one if needed) and
-    /// waits for the answer.
+    /// Sends the request `make` builds to the process's worker (starting one if needed, after
+    /// the previous one exited) and waits for the answer.
     pub async fn call<T>(
         &self,
         process: Id,
         make: impl Fn(Reply<T>) -> Request,
     ) -> Result<T, CallError> {
         for _ in 0..ATTEMPTS_MAX {
-            let (reply, answer) = oneshot::channel();
-            let (mailbox, generation) = self.mailbox(process)?;
-            match mailbox.try_send(make(reply)) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) => return Err(CallError::MailboxFull(process)),
-                Err(TrySendError::Disconnected(_)) => {
-                    self.forget(process, generation);
+            let (mailbox, generation) = match self.route(process)? {
+                Route::Send(mailbox, generation) => (mailbox, generation),
+                Route::Wait(mut gone) => {
+                    // Only closes, when the leaving worker has exited.
+                    let _ = gone.changed().await;
                     continue;
                 }
+            };
+            let _call = CallGuard {
+                inner: &self.inner,
+                process,
+                generation,
+            };
+            let (reply, answer) = oneshot::channel();
+            let sent = mailbox.try_send(make(reply));
+            // A leaving worker exits once every sender is gone: never hold one across a wait.
+            drop(mailbox);
+            match sent {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => return Err(CallError::MailboxFull(process)),
+                // The worker thread ended (it panicked): its lease removed the entry.
+                Err(TrySendError::Disconnected(_)) => continue,
             }
             match answer.await {
                 Ok(result) => return result.map_err(CallError::Worker),
-                // The worker exited without answering (it unloaded): start over.
-                Err(_) => self.forget(process, generation),
+                // The worker ended without answering: start over.
+                Err(_) => continue,
             }
         }
         Err(CallError::Unavailable(process))
     }
 
-    fn mailbox(&self, process: Id) -> Result<(SyncSender<Request>, u64), CallError> {
+    fn route(&self, process: Id) -> Result<Route, CallError> {
         let mut inner = self.inner.lock().expect("worker registry");
         let Some(done) = inner.done.clone() else {
             return Err(CallError::ShuttingDown);
         };
-        if let Some(entry) = inner.entries.get(&process) {
-            return Ok((entry.mailbox.clone(), entry.generation));
+        inner.clock += 1;
+        let now = inner.clock;
+        if let Some(entry) = inner.entries.get_mut(&process) {
+            return Ok(match &entry.mailbox {
+                Some(mailbox) => {
+                    entry.calls += 1;
+                    entry.used = now;
+                    Route::Send(mailbox.clone(), entry.generation)
+                }
+                None => Route::Wait(entry.gone.clone()),
+            });
         }
-        let max = self.shared.config.processes_max;
-        if inner.entries.len() >= max {
+        let max = self.limits.processes_max;
+        // Leaving workers are threads too; they exit as soon as their checkpoint is saved.
+        if inner.entries.len() >= 2 * max {
             return Err(CallError::TooManyProcesses { max });
         }
+        let (count, bytes) = inner.resident();
+        let estimate = bytes.checked_div(count).unwrap_or(0);
+        inner
+            .make_room(&self.limits, 1, estimate, None)
+            .map_err(|full| match full {
+                Full::Processes => CallError::TooManyProcesses { max },
+                Full::Memory => CallError::MemoryBudget {
+                    budget_mb: self.limits.memory_budget_bytes >> 20,
+                },
+            })?;
         let generation = inner.next_generation;
         inner.next_generation += 1;
         let (mailbox, receiver) = sync_channel(self.shared.config.mailbox_max);
-        let registry = self.inner.clone();
-        let forget = move || forget_in(&registry, process, generation);
-        spawn(self.shared.clone(), process, receiver, forget, done)?;
+        let (gone_sender, gone) = watch::channel(());
+        let memory = Arc::new(AtomicUsize::new(0));
+        let lease = Lease {
+            registry: self.inner.clone(),
+            limits: self.limits.clone(),
+            process,
+            generation,
+            memory: memory.clone(),
+            _gone: gone_sender,
+        };
+        // The entry goes in first: a lease dropped by a failed spawn finds it and removes it.
         inner.entries.insert(
             process,
             Entry {
-                mailbox: mailbox.clone(),
                 generation,
+                mailbox: Some(mailbox.clone()),
+                gone,
+                calls: 1,
+                used: now,
+                memory,
             },
         );
-        Ok((mailbox, generation))
+        drop(inner);
+        spawn(self.shared.clone(), process, receiver, lease, done)?;
+        Ok(Route::Send(mailbox, generation))
     }
 
-    fn forget(&self, process: Id, generation: u64) {
-        forget_in(&self.inner, process, generation);
-    }
-
-    /// Processes in memory now.
+    /// Processes with a worker thread now (resident or leaving).
     pub fn len(&self) -> usize {
         self.inner.lock().expect("worker registry").entries.len()
     }
@@ -145,23 +386,16 @@ impl Workers {
         self.len() == 0
     }
 
+    /// Resident processes (not leaving) and the Lua memory they hold, bytes.
+    pub fn resident(&self) -> (usize, usize) {
+        self.inner.lock().expect("worker registry").resident()
+    }
+
     /// Closes every mailbox: each worker finishes what is queued, saves a checkpoint and
     /// exits. Await the [`AllDone`] from [`Workers::new`] for the threads to be gone.
     pub fn shutdown(&self) {
         let mut inner = self.inner.lock().expect("worker registry");
         inner.entries.clear();
         inner.done = None;
-    }
-}
-
-/// Removes the worker `generation` of `process` (a newer worker for it stays).
-fn forget_in(registry: &Mutex<Inner>, process: Id, generation: u64) {
-    let mut inner = registry.lock().expect("worker registry");
-    if inner
-        .entries
-        .get(&process)
-        .is_some_and(|e| e.generation == generation)
-    {
-        inner.entries.remove(&process);
     }
 }
