@@ -451,6 +451,10 @@ fn many_processes(n: usize, budget: usize) {
     }
 }
 
+/// The allocator `ao-cu` uses (why: `cu/src/main.rs`), so these figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let many_only = args.iter().any(|a| a == "many");

@@ -30,6 +30,12 @@ struct VerifyArgs {
     timeout_secs: u64,
 }
 
+/// mimalloc: Lua allocates and frees small blocks at a high rate, and glibc's malloc spent a
+/// quarter of the engine's time doing so (W1 ran 40–60% faster with mimalloc here). The
+/// allocator does not affect evaluation: Lua's memory limit counts requested bytes.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     if std::env::args().nth(1).as_deref() == Some("verify") {

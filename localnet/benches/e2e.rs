@@ -39,6 +39,10 @@ const RESULT_TIMEOUT: Duration = Duration::from_secs(120);
 const PING_HANDLER: &str = "Handlers.add('ping', Handlers.utils.hasMatchingTag('Action','Ping'), \
     function(m) Count = (Count or 0) + 1; ao.send({Target=m.From, Data='pong'}) end)";
 
+/// The allocator every unit binary uses: mimalloc (why: `cu/src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     // `cargo bench` adds `--bench` (and possibly a filter); only `--unit` changes the mode.
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -33,6 +33,10 @@ struct Args {
     block_ms: u64,
 }
 
+/// The allocator every unit binary uses: mimalloc (why: `cu/src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // Four units log to one terminal: only warnings unless RUST_LOG asks for more.

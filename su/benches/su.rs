@@ -256,6 +256,10 @@ async fn latest_nonce(client: &reqwest::Client, url: &str, pid: &Id) -> u64 {
     nonce["value"].as_str().unwrap().parse().unwrap()
 }
 
+/// The allocator every unit binary uses (see `cu/src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
