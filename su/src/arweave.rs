@@ -112,7 +112,13 @@ impl ArweaveStorage {
         if let Err(e) = self.post("/tx", &body).await {
             // A node that refuses the header (an expired anchor, a price that rose) will refuse
             // it again: the next try signs a new one. Other failures keep it for the retry.
-            let refused = matches!(e, ArweaveError::Status { status: 400..=499, .. });
+            let refused = matches!(
+                e,
+                ArweaveError::Status {
+                    status: 400..=499,
+                    ..
+                }
+            );
             if !(reused && refused) {
                 self.keep(tx);
             }
@@ -127,8 +133,8 @@ impl ArweaveStorage {
 
     async fn sign(&self, mut tx: Transaction) -> Result<Transaction, ArweaveError> {
         let anchor = self.get_text("/tx_anchor").await?;
-        tx.last_tx = b64::decode(anchor.trim(), "anchor")
-            .map_err(|_| ArweaveError::Anchor(cut(&anchor)))?;
+        tx.last_tx =
+            b64::decode(anchor.trim(), "anchor").map_err(|_| ArweaveError::Anchor(cut(&anchor)))?;
         let price = self.get_text(&format!("/price/{}", tx.data_size)).await?;
         tx.reward = price
             .trim()
@@ -280,7 +286,13 @@ mod tests {
 
     #[test]
     fn groups_respect_both_limits() {
-        let raw = [vec![0u8; 10], vec![0u8; 10], vec![0u8; 50], vec![0u8; 10], vec![0u8; 10]];
+        let raw = [
+            vec![0u8; 10],
+            vec![0u8; 10],
+            vec![0u8; 50],
+            vec![0u8; 10],
+            vec![0u8; 10],
+        ];
         let parts: Vec<(Id, &[u8])> = raw.iter().map(|r| (Id([0; 32]), &r[..])).collect();
         assert_eq!(groups(&parts, 64, 1000), vec![0..5]);
         assert_eq!(groups(&parts, 2, 1000), vec![0..2, 2..4, 4..5]);
@@ -298,7 +310,10 @@ mod tests {
         };
         let signer = Signer::from_ed25519_seed(&[3; 32]).unwrap();
         let error = ArweaveStorage::new(&config, signer).err().unwrap();
-        assert!(matches!(error, ArweaveError::WalletNotRsa(SignatureType::Ed25519)));
+        assert!(matches!(
+            error,
+            ArweaveError::WalletNotRsa(SignatureType::Ed25519)
+        ));
         assert!(error.to_string().contains("RSA"));
     }
 }

@@ -100,7 +100,9 @@ pub enum ConfigError {
     UploadUrlMissing,
     #[error("--storage arweave needs --arweave-url")]
     ArweaveUrlMissing,
-    #[error("--storage arweave needs --arweave-wallet (an Arweave RSA JWK that pays for the uploads)")]
+    #[error(
+        "--storage arweave needs --arweave-wallet (an Arweave RSA JWK that pays for the uploads)"
+    )]
     ArweaveWalletMissing,
     #[error("--storage must be `none`, `http` or `arweave`, not {0:?}")]
     UnknownStorage(String),

@@ -32,7 +32,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{ArweaveConfig, Args, Config, StorageConfig};
+pub use config::{Args, ArweaveConfig, Config, StorageConfig};
 
 use crate::arweave::{ArweaveError, ArweaveStorage};
 use crate::gateway::Gateway;

@@ -90,6 +90,11 @@ impl Transaction {
         Id(sha256(&self.signature))
     }
 
+    /// The owner's address: base64url(SHA-256(owner)).
+    pub fn owner_address(&self) -> String {
+        crypto::owner_address(&self.owner)
+    }
+
     /// What is signed: the deep hash of `["2", owner, target, quantity, reward, last_tx,
     /// [[name, value], …], data_size, data_root]`, numbers as decimal text.
     pub fn signature_data(&self) -> [u8; 48] {

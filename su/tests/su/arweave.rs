@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use ao_core::arweave::{Transaction, TxJson};
 use ao_core::{Id, ItemBuilder};
 use serde_json::{Value, json};
 
@@ -181,7 +182,10 @@ async fn outbox_lands_on_arlocal_as_bundles() {
     let arlocal = ArLocal::start(&entry).await;
 
     // The payer: the test RSA wallet of the shared vectors, funded with 1000 AR.
-    let keys_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/keys.json");
+    let keys_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/vectors/keys.json"
+    );
     let keys: Value = serde_json::from_str(&std::fs::read_to_string(keys_path).unwrap()).unwrap();
     let payer = keys["rsa"]["address"].as_str().unwrap().to_owned();
     let wallet = arlocal.dir.path().join("arweave-wallet.json");
@@ -212,7 +216,9 @@ async fn outbox_lands_on_arlocal_as_bundles() {
     }
     // Small bundles so far, inline in POST /tx; the next one is over 256 KiB: header + chunks.
     wait_drained(&c, &su, &arlocal).await;
-    let big_data: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let big_data: Vec<u8> = (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     let big = ItemBuilder::new()
         .target(pid_id)
         .anchor(anchor(99))
@@ -249,14 +255,75 @@ async fn outbox_lands_on_arlocal_as_bundles() {
         assert!(bytes[..] == item.data[..], "data of {} differs", item.id());
     }
 
-    // The bundles themselves: paid by the wallet, tagged as bundles, mined.
+    // The bundles themselves: paid by the wallet, mined, inline ones and a chunked one.
     let bundles = ids_tagged(&arlocal, "App-Name", su::arweave::APP_NAME).await;
     assert!(bundles.len() >= 2, "{bundles:?}");
+    let mut sizes = vec![];
     for id in &bundles {
-        let status: Value = arlocal.get(&format!("/tx/{id}/status")).await.json().await.unwrap();
+        let status: Value = arlocal
+            .get(&format!("/tx/{id}/status"))
+            .await
+            .json()
+            .await
+            .unwrap();
         assert!(status["block_height"].is_u64(), "{id}: {status}");
+        let tx: TxJson = arlocal
+            .get(&format!("/tx/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let (tx, _) = Transaction::from_json(&tx).unwrap();
+        tx.verify().unwrap();
+        assert_eq!(tx.owner_address(), payer);
+        sizes.push(tx.data_size as usize);
     }
+    let inline_max = su::arweave::INLINE_DATA_BYTES_MAX;
+    assert!(sizes.iter().any(|&s| s <= inline_max), "{sizes:?}");
+    assert!(sizes.iter().any(|&s| s > inline_max), "{sizes:?}");
     let location = ids_tagged(&arlocal, "Type", "Scheduler-Location").await;
     assert_eq!(location.len(), 1);
     su.stop().await;
+
+    // What makes this test worth running: arlocal refuses a bad signature or data root.
+    let jwk = ao_core::wallet::Jwk::from_json(&keys["rsa"]["jwk"].to_string()).unwrap();
+    let data = b"some data".to_vec();
+    let (mut tx, _) = Transaction::for_data(&data);
+    tx.sign(&jwk.signer().unwrap()).unwrap();
+    let post_tx = |body: TxJson| {
+        let url = format!("{}/tx", arlocal.url);
+        async move {
+            client()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let mut forged = tx.to_json(Some(&data));
+    forged.reward = "1".into();
+    assert_eq!(post_tx(forged).await, 400);
+    assert_eq!(post_tx(tx.to_json(Some(b"same size"))).await, 400);
+    assert!(post_tx(tx.to_json(Some(&data))).await.is_success());
+}
+
+#[tokio::test]
+async fn an_ed25519_arweave_wallet_stops_the_su_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let wallet = dir.path().join("ed25519.json");
+    let jwk = ao_core::wallet::Jwk::generate_ed25519().unwrap();
+    std::fs::write(&wallet, jwk.to_json()).unwrap();
+    let mut config = su::Config::new(dir.path());
+    config.storage = su::StorageConfig::Arweave(su::ArweaveConfig {
+        url: "http://127.0.0.1:1".into(),
+        wallet,
+        bundle_items_max: 64,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let outcome = su::run(config, listener, tokio_util::sync::CancellationToken::new()).await;
+    let error = outcome.unwrap_err();
+    assert!(matches!(error, su::SuError::Arweave(_)), "{error}");
+    assert!(error.to_string().contains("RSA"), "{error}");
 }
