@@ -46,15 +46,22 @@ pub enum BundleError {
 
 /// Writes the binary bundle of `items`, in order.
 pub fn encode(items: &[DataItem]) -> Vec<u8> {
-    let encoded: Vec<Vec<u8>> = items.iter().map(DataItem::encode).collect();
-    let total: usize = encoded.iter().map(Vec::len).sum();
+    let encoded: Vec<(Id, Vec<u8>)> = items.iter().map(|i| (i.id(), i.encode())).collect();
+    let parts: Vec<(Id, &[u8])> = encoded.iter().map(|(id, b)| (*id, &b[..])).collect();
+    encode_raw(&parts)
+}
+
+/// Writes the binary bundle of items already encoded, each with its id, in order. The caller
+/// vouches that each id is the item's (a decoder checks it against the item).
+pub fn encode_raw(items: &[(Id, &[u8])]) -> Vec<u8> {
+    let total: usize = items.iter().map(|(_, bytes)| bytes.len()).sum();
     let mut out = Vec::with_capacity(32 + 64 * items.len() + total);
     out.extend_from_slice(&u256_le(items.len() as u64));
-    for (item, bytes) in items.iter().zip(&encoded) {
+    for (id, bytes) in items {
         out.extend_from_slice(&u256_le(bytes.len() as u64));
-        out.extend_from_slice(item.id().as_bytes());
+        out.extend_from_slice(id.as_bytes());
     }
-    for bytes in &encoded {
+    for (_, bytes) in items {
         out.extend_from_slice(bytes);
     }
     out

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::outbox::UPLOAD_BATCH_MAX;
+
 /// 10 MiB: the largest Process item accepted by default (the MU's limit too).
 pub const PROCESS_BYTES_MAX_DEFAULT: usize = 10 * 1024 * 1024;
 /// Items per schedule page when the client gives no `limit`.
@@ -22,6 +24,20 @@ pub enum StorageConfig {
     None,
     /// POST each raw data item to `{url}{path}` (`application/octet-stream`); 2xx confirms.
     Http { url: String, path: String },
+    /// Bundle items into Arweave transactions signed by an Arweave wallet and post them to a
+    /// node (or arlocal).
+    Arweave(ArweaveConfig),
+}
+
+/// An Arweave node and the wallet that pays for the transactions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArweaveConfig {
+    /// Base URL of a node, e.g. `https://arweave.net`, without a trailing slash.
+    pub url: String,
+    /// An Arweave RSA JWK; ed25519 wallets are refused at start.
+    pub wallet: PathBuf,
+    /// Items per bundle transaction (at most the drain's batch, 64).
+    pub bundle_items_max: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +98,13 @@ impl Config {
 pub enum ConfigError {
     #[error("--storage http needs --upload-url")]
     UploadUrlMissing,
-    #[error("--storage must be `none` or `http`, not {0:?}")]
+    #[error("--storage arweave needs --arweave-url")]
+    ArweaveUrlMissing,
+    #[error(
+        "--storage arweave needs --arweave-wallet (an Arweave RSA JWK that pays for the uploads)"
+    )]
+    ArweaveWalletMissing,
+    #[error("--storage must be `none`, `http` or `arweave`, not {0:?}")]
     UnknownStorage(String),
     #[error("{name} must be at least 1")]
     Zero { name: &'static str },
@@ -117,7 +139,8 @@ pub struct Args {
     /// Seconds between block-height refreshes.
     #[arg(long, env = "SU_HEIGHT_REFRESH_SECS", default_value_t = 30)]
     pub height_refresh_secs: u64,
-    /// Permanent storage adapter: `none` (keep the outbox) or `http`.
+    /// Permanent storage adapter: `none` (keep the outbox), `http` (a bundler-style URL) or
+    /// `arweave` (bundle transactions posted to an Arweave node).
     #[arg(long, env = "SU_STORAGE", default_value = "none")]
     pub storage: String,
     /// Base URL of the upload target (bundler or gateway) for `--storage http`.
@@ -126,6 +149,15 @@ pub struct Args {
     /// Path each raw item is POSTed to.
     #[arg(long, env = "SU_UPLOAD_PATH", default_value = "/tx")]
     pub upload_path: String,
+    /// Arweave node (or arlocal) for `--storage arweave`.
+    #[arg(long, env = "SU_ARWEAVE_URL")]
+    pub arweave_url: Option<String>,
+    /// Arweave RSA JWK wallet that signs and pays for the bundle transactions.
+    #[arg(long, env = "SU_ARWEAVE_WALLET")]
+    pub arweave_wallet: Option<PathBuf>,
+    /// Items per bundle transaction (1 to 64).
+    #[arg(long, env = "SU_ARWEAVE_BUNDLE_ITEMS_MAX", default_value_t = UPLOAD_BATCH_MAX)]
+    pub arweave_bundle_items_max: usize,
     /// First retry delay after a failed upload, ms (doubles up to --upload-retry-max-ms).
     #[arg(long, env = "SU_UPLOAD_RETRY_MS", default_value_t = 500)]
     pub upload_retry_ms: u64,
@@ -154,6 +186,13 @@ impl Args {
                 url: trim_slash(self.upload_url.ok_or(ConfigError::UploadUrlMissing)?),
                 path: self.upload_path,
             },
+            "arweave" => StorageConfig::Arweave(ArweaveConfig {
+                url: trim_slash(self.arweave_url.ok_or(ConfigError::ArweaveUrlMissing)?),
+                wallet: self
+                    .arweave_wallet
+                    .ok_or(ConfigError::ArweaveWalletMissing)?,
+                bundle_items_max: self.arweave_bundle_items_max.min(UPLOAD_BATCH_MAX),
+            }),
             other => return Err(ConfigError::UnknownStorage(other.to_owned())),
         };
         for (name, value) in [
@@ -161,6 +200,7 @@ impl Args {
             ("--pending-writes-max", self.pending_writes_max),
             ("--process-bytes-max", self.process_bytes_max),
             ("--message-bytes-max", self.message_bytes_max),
+            ("--arweave-bundle-items-max", self.arweave_bundle_items_max),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero { name });

@@ -3,12 +3,14 @@
 //!
 //! Codemap: `config` (flags → [`Config`]), `http` (routes) → `sequencer` (per-process order,
 //! assignments) → `writer` (group commit) → `store` (redb schema) and `record` (what it
-//! stores); `views` (read JSON), `outbox` (permanent storage port and drain), `gateway` (block
+//! stores); `views` (read JSON), `outbox` (permanent storage port and drain), `arweave` (the
+//! storage adapter posting bundle transactions to an Arweave node), `gateway` (block
 //! height, items to assign), `listener` (connection limit), `metrics`,
 //! `error`.
 //!
 //! Invariant: an answer to a write is sent only after the entry is committed durably.
 
+pub mod arweave;
 pub mod config;
 pub mod error;
 pub mod gateway;
@@ -30,8 +32,9 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Args, Config, StorageConfig};
+pub use config::{Args, ArweaveConfig, Config, StorageConfig};
 
+use crate::arweave::{ArweaveError, ArweaveStorage};
 use crate::gateway::Gateway;
 use crate::metrics::Metrics;
 use crate::outbox::{Drain, HttpStorage};
@@ -50,6 +53,8 @@ pub enum SuError {
     Store(#[from] store::StoreError),
     #[error(transparent)]
     Key(#[from] ao_unit::wallet::KeyError),
+    #[error("--arweave-wallet: {0}")]
+    Arweave(#[from] ArweaveError),
     #[error("cannot publish the Scheduler-Location item: {0}")]
     Location(#[from] error::ApiError),
     #[error("a startup task failed")]
@@ -67,9 +72,20 @@ pub async fn run(
     let metrics = Arc::new(Metrics::default());
     let dir = config.data_dir.clone();
     let wallet = config.wallet.clone();
-    let (store, signer) = tokio::task::spawn_blocking(move || {
+    let arweave = match &config.storage {
+        StorageConfig::Arweave(arweave) => Some(arweave.clone()),
+        _ => None,
+    };
+    let (store, signer, mut arweave_storage) = tokio::task::spawn_blocking(move || {
         let signer = ao_unit::wallet::load_or_create(wallet.as_deref(), &dir)?;
-        Ok::<_, SuError>((Store::open(&dir)?, signer))
+        let arweave_storage = match arweave {
+            Some(arweave) => {
+                let payer = ao_unit::wallet::load_or_create(Some(&arweave.wallet), &dir)?;
+                Some(ArweaveStorage::new(&arweave, payer)?)
+            }
+            None => None,
+        };
+        Ok::<_, SuError>((Store::open(&dir)?, signer, arweave_storage))
     })
     .await
     .map_err(|_| SuError::Startup)??;
@@ -121,16 +137,26 @@ pub async fn run(
         .publish_location(public_url.clone(), config.location_ttl_ms)
         .await?;
 
-    if let StorageConfig::Http { url, path } = &config.storage {
-        let drain = Drain {
-            store: store.clone(),
-            writer: writer.clone(),
-            metrics: metrics.clone(),
-            ready: outbox_ready,
-            retry_initial: config.upload_retry_initial,
-            retry_max: config.upload_retry_max,
-        };
-        tasks.spawn(drain.run(HttpStorage::new(url, path), background.clone()));
+    let drain = Drain {
+        store: store.clone(),
+        writer: writer.clone(),
+        metrics: metrics.clone(),
+        ready: outbox_ready,
+        retry_initial: config.upload_retry_initial,
+        retry_max: config.upload_retry_max,
+    };
+    match &config.storage {
+        StorageConfig::None => {}
+        StorageConfig::Http { url, path } => {
+            tasks.spawn(drain.run(HttpStorage::new(url, path), background.clone()));
+        }
+        StorageConfig::Arweave(arweave) => {
+            // Loaded before anything else started: a bad wallet stops the SU at once.
+            if let Some(storage) = arweave_storage.take() {
+                tracing::info!(url = %arweave.url, wallet = storage.address(), "uploading to Arweave");
+                tasks.spawn(drain.run(storage, background.clone()));
+            }
+        }
     }
     drop(writer);
 

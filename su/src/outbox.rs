@@ -1,6 +1,7 @@
 //! The durable outbox drain: every ordered item and assignment (and the Scheduler-Location
 //! item) waits in the `outbox` table until permanent storage confirms it, then is deleted. The
-//! port is [`PermanentStorage`]; [`HttpStorage`] POSTs each raw item to a bundler-style URL.
+//! port is [`PermanentStorage`]; [`HttpStorage`] POSTs each raw item to a bundler-style URL,
+//! `crate::arweave::ArweaveStorage` posts bundle transactions to an Arweave node.
 //! With no storage configured nothing drains and the queue simply keeps everything.
 //!
 //! Must never: delete an entry before the storage confirmed it, or give up: failures are
@@ -31,6 +32,8 @@ pub enum UploadError {
     Request(#[from] reqwest::Error),
     #[error("storage answered {status}")]
     Status { status: u16 },
+    #[error(transparent)]
+    Arweave(#[from] crate::arweave::ArweaveError),
 }
 
 /// An upload that stopped part way: the first `confirmed` items were stored.
