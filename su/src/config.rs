@@ -231,3 +231,49 @@ impl Args {
 fn trim_slash(url: String) -> String {
     url.trim_end_matches('/').to_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, ConfigError> {
+        let args = Args::try_parse_from(std::iter::once("ao-su").chain(args.iter().copied()))
+            .expect("flags parse");
+        args.into_config().map(|(_, config)| config)
+    }
+
+    #[test]
+    fn arweave_storage_needs_a_node_and_a_wallet() {
+        assert!(matches!(
+            parse(&["--storage", "arweave", "--arweave-wallet", "w.json"]),
+            Err(ConfigError::ArweaveUrlMissing)
+        ));
+        assert!(matches!(
+            parse(&["--storage", "arweave", "--arweave-url", "http://n"]),
+            Err(ConfigError::ArweaveWalletMissing)
+        ));
+        let config = parse(&[
+            "--storage",
+            "arweave",
+            "--arweave-url",
+            "http://127.0.0.1:1984/",
+            "--arweave-wallet",
+            "w.json",
+            "--arweave-bundle-items-max",
+            "500",
+        ])
+        .unwrap();
+        assert_eq!(
+            config.storage,
+            StorageConfig::Arweave(ArweaveConfig {
+                url: "http://127.0.0.1:1984".into(),
+                wallet: "w.json".into(),
+                bundle_items_max: UPLOAD_BATCH_MAX,
+            })
+        );
+        assert!(matches!(
+            parse(&["--storage", "s3"]),
+            Err(ConfigError::UnknownStorage(_))
+        ));
+    }
+}

@@ -61,6 +61,15 @@ pub enum SuError {
     Startup,
 }
 
+/// The permanent-storage adapter `config.storage` names.
+enum Storage {
+    /// Nothing drains: the outbox keeps every entry.
+    Keep,
+    Http(HttpStorage),
+    /// With the node's URL, for the log.
+    Arweave(Box<ArweaveStorage>, String),
+}
+
 /// Serves the SU on `listener` until `shutdown` is cancelled, then stops every background
 /// loop and waits for the last commit.
 pub async fn run(
@@ -72,20 +81,19 @@ pub async fn run(
     let metrics = Arc::new(Metrics::default());
     let dir = config.data_dir.clone();
     let wallet = config.wallet.clone();
-    let arweave = match &config.storage {
-        StorageConfig::Arweave(arweave) => Some(arweave.clone()),
-        _ => None,
-    };
-    let (store, signer, mut arweave_storage) = tokio::task::spawn_blocking(move || {
+    let storage_config = config.storage.clone();
+    let (store, signer, storage) = tokio::task::spawn_blocking(move || {
         let signer = ao_unit::wallet::load_or_create(wallet.as_deref(), &dir)?;
-        let arweave_storage = match arweave {
-            Some(arweave) => {
+        // Built before anything starts: a bad Arweave wallet stops the SU at once.
+        let storage = match storage_config {
+            StorageConfig::None => Storage::Keep,
+            StorageConfig::Http { url, path } => Storage::Http(HttpStorage::new(&url, &path)),
+            StorageConfig::Arweave(arweave) => {
                 let payer = ao_unit::wallet::load_or_create(Some(&arweave.wallet), &dir)?;
-                Some(ArweaveStorage::new(&arweave, payer)?)
+                Storage::Arweave(Box::new(ArweaveStorage::new(&arweave, payer)?), arweave.url)
             }
-            None => None,
         };
-        Ok::<_, SuError>((Store::open(&dir)?, signer, arweave_storage))
+        Ok::<_, SuError>((Store::open(&dir)?, signer, storage))
     })
     .await
     .map_err(|_| SuError::Startup)??;
@@ -145,17 +153,15 @@ pub async fn run(
         retry_initial: config.upload_retry_initial,
         retry_max: config.upload_retry_max,
     };
-    match &config.storage {
-        StorageConfig::None => {}
-        StorageConfig::Http { url, path } => {
-            tasks.spawn(drain.run(HttpStorage::new(url, path), background.clone()));
+    match storage {
+        // The drain holds a writer handle, and the writer stops only when every handle is gone.
+        Storage::Keep => drop(drain),
+        Storage::Http(storage) => {
+            tasks.spawn(drain.run(storage, background.clone()));
         }
-        StorageConfig::Arweave(arweave) => {
-            // Loaded before anything else started: a bad wallet stops the SU at once.
-            if let Some(storage) = arweave_storage.take() {
-                tracing::info!(url = %arweave.url, wallet = storage.address(), "uploading to Arweave");
-                tasks.spawn(drain.run(storage, background.clone()));
-            }
+        Storage::Arweave(storage, url) => {
+            tracing::info!(%url, wallet = storage.address(), "uploading to Arweave");
+            tasks.spawn(drain.run(*storage, background.clone()));
         }
     }
     drop(writer);
