@@ -185,6 +185,30 @@ pub struct SuProcess {
     pub target: Option<String>,
 }
 
+impl SuProcess {
+    /// The SU's view of a Process item whose assignment (nonce 0) has this block height and
+    /// timestamp.
+    pub fn from_item(item: &DataItem, block_height: u64, timestamp: u64) -> SuProcess {
+        let item = SuItem::from_item(item, true);
+        SuProcess {
+            process_id: item.id,
+            block: format!(
+                "{block_height:0width$}",
+                width = crate::ao::BLOCK_HEIGHT_DIGITS
+            ),
+            owner: item.owner,
+            tags: item.tags,
+            timestamp,
+            data: item.data,
+            data_encoding: item.data_encoding,
+            anchor: item.anchor,
+            anchor_encoding: item.anchor_encoding,
+            signature: Some(item.signature),
+            target: item.target,
+        }
+    }
+}
+
 // ------------------------------------------------------------------ MU
 
 /// `202` body of the MU for an item or an assignment.

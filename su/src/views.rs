@@ -112,18 +112,9 @@ pub fn process(store: &Store, process: &Id) -> Result<SuProcess, ApiError> {
     let raw = store
         .record_item(&record)?
         .ok_or(ApiError::Internal("a process item is missing"))?;
-    let item = SuItem::from_item(&decode_stored(&raw)?, true);
-    Ok(SuProcess {
-        process_id: item.id,
-        block: block_text(record.block_height),
-        owner: item.owner,
-        tags: item.tags,
-        timestamp: record.timestamp,
-        data: item.data,
-        data_encoding: item.data_encoding,
-        anchor: item.anchor,
-        anchor_encoding: item.anchor_encoding,
-        signature: Some(item.signature),
-        target: item.target,
-    })
+    Ok(SuProcess::from_item(
+        &decode_stored(&raw)?,
+        record.block_height,
+        record.timestamp,
+    ))
 }

@@ -342,24 +342,7 @@ pub async fn rebuild(
         });
     }
 
-    let item = SuItem::from_item(&process_item, true);
-    let process = SuProcess {
-        process_id: item.id,
-        block: format!(
-            "{:0width$}",
-            first.1.block_height,
-            width = ao_core::ao::BLOCK_HEIGHT_DIGITS
-        ),
-        owner: item.owner,
-        tags: item.tags,
-        timestamp: first.1.timestamp,
-        data: item.data,
-        data_encoding: item.data_encoding,
-        anchor: item.anchor,
-        anchor_encoding: item.anchor_encoding,
-        signature: Some(item.signature),
-        target: item.target,
-    };
+    let process = SuProcess::from_item(&process_item, first.1.block_height, first.1.timestamp);
     Ok(Rebuilt {
         process,
         scheduler,
