@@ -210,7 +210,7 @@ impl Router {
         self.locations
             .lock()
             .expect("unpoisoned")
-            .insert(scheduler.to_owned(), (url.clone(), Instant::now() + ttl));
+            .insert(scheduler.to_owned(), (url.clone(), expiry(ttl)));
         Ok(url)
     }
 
@@ -232,4 +232,22 @@ fn tags_of(node: &Json) -> Vec<Tag> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// When a location cached now for `ttl` expires. A `Time-To-Live` is whatever the item says,
+/// and `Instant + Duration` panics past the clock's range: such a location is kept for a year.
+fn expiry(ttl: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(ttl)
+        .unwrap_or(now + Duration::from_secs(365 * 86_400))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_absurd_time_to_live_does_not_panic() {
+        assert!(expiry(Duration::from_millis(u64::MAX)) > Instant::now());
+    }
 }
