@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use ao_core::wallet::Jwk;
 use ao_core::{Id, ItemBuilder, Signer};
+use localnet::wiring;
 use serde_json::Value as Json;
 use tokio_util::sync::CancellationToken;
 
@@ -87,32 +88,19 @@ fn unit_main(unit: &str, args: &[String]) {
         });
         match unit {
             "gateway" => {
-                let mut config = gateway::Config::new(dir);
-                config.block_interval = Some(Duration::from_secs(1));
+                let config = wiring::gateway(&dir, Duration::from_secs(1));
                 gateway::run(config, listener, shutdown).await?;
             }
             "su" => {
-                let gateway_url = need("--gateway");
-                let mut config = su::Config::new(dir);
-                config.gateway = Some(su::config::GatewayConfig {
-                    url: gateway_url.clone(),
-                    item_path: "/item/{id}".into(),
-                    height_refresh: Duration::from_secs(1),
-                });
-                config.storage = su::StorageConfig::Http {
-                    url: gateway_url,
-                    path: "/tx".into(),
-                };
+                let config = wiring::su(&dir, &need("--gateway"));
                 su::run(config, listener, shutdown).await?;
             }
             "cu" => {
-                let config = cu::Config::new(dir, need("--su"), need("--gateway"));
+                let config = wiring::cu(&dir, &need("--su"), &need("--gateway"));
                 cu::run(config, listener, shutdown).await?;
             }
             "mu" => {
-                let mut config = mu::Config::new(dir, need("--cu"));
-                config.gateway_url = Some(need("--gateway"));
-                config.su_urls = vec![need("--su")];
+                let config = wiring::mu(&dir, &need("--cu"), &need("--gateway"), &need("--su"));
                 mu::run(config, listener, shutdown).await?;
             }
             other => anyhow::bail!("unknown unit {other}"),
@@ -242,26 +230,16 @@ impl Net {
         let mu_health = ready(&client, &format!("{mu_url}/health")).await;
 
         let publisher = Signer::from_ed25519_seed(&[3; 32]).unwrap();
-        let library = localnet::library_item(&publisher).unwrap();
-        let r = client
-            .post(format!("{gateway_url}/tx"))
-            .header("content-type", "application/octet-stream")
-            .body(library.encode())
-            .send()
+        let library = localnet::publish_library(&client, &gateway_url, &publisher)
             .await
             .unwrap();
-        assert!(
-            r.status().is_success(),
-            "publishing the library: {}",
-            r.status()
-        );
         Net {
             client,
             cu_url,
             mu_url,
             scheduler: su_info["address"].as_str().unwrap().to_owned(),
             authority: mu_health["address"].as_str().unwrap().to_owned(),
-            module: library.id(),
+            module: library,
             owner: Signer::from_ed25519_seed(&[5; 32]).unwrap(),
         }
     }

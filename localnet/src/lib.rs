@@ -93,7 +93,9 @@ pub struct Summary {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalnetError {
-    #[error("cannot listen on {address} for the {unit}: {source}")]
+    #[error(
+        "cannot listen on {address} for the {unit}: {source} (another network running? stop it, or choose other ports with --gateway-port, --su-port, --cu-port, --mu-port)"
+    )]
     Bind {
         unit: &'static str,
         address: SocketAddr,
@@ -120,6 +122,13 @@ pub enum LocalnetError {
         url: String,
         detail: String,
     },
+    #[error("cannot build an HTTP client: {0}")]
+    HttpClient(reqwest::Error),
+    #[error("the {unit} answered without its {field}")]
+    Answer {
+        unit: &'static str,
+        field: &'static str,
+    },
     #[error("publisher wallet: {0}")]
     Wallet(#[from] ao_unit::wallet::KeyError),
     #[error("cannot sign the library's Module item: {0}")]
@@ -131,6 +140,48 @@ pub enum LocalnetError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// How the units of a local network are configured to reach one another: the one place that
+/// says it, for [`Localnet`] and for benchmarks that run each unit in its own process.
+pub mod wiring {
+    use std::path::Path;
+    use std::time::Duration;
+
+    /// The gateway, mining a block every `block_interval`.
+    pub fn gateway(dir: &Path, block_interval: Duration) -> gateway::Config {
+        let mut config = gateway::Config::new(dir);
+        config.block_interval = Some(block_interval);
+        config
+    }
+
+    /// The SU, reading items from and uploading its outbox to the gateway.
+    pub fn su(dir: &Path, gateway_url: &str) -> su::Config {
+        let mut config = su::Config::new(dir);
+        config.gateway = Some(su::config::GatewayConfig {
+            url: gateway_url.to_owned(),
+            item_path: "/item/{id}".into(),
+            height_refresh: Duration::from_secs(1),
+        });
+        config.storage = su::StorageConfig::Http {
+            url: gateway_url.to_owned(),
+            path: "/tx".into(),
+        };
+        config
+    }
+
+    /// The CU, scheduled by the SU, modules from the gateway.
+    pub fn cu(dir: &Path, su_url: &str, gateway_url: &str) -> cu::Config {
+        cu::Config::new(dir, su_url, gateway_url)
+    }
+
+    /// The MU, knowing the CU, the gateway and the one SU.
+    pub fn mu(dir: &Path, cu_url: &str, gateway_url: &str, su_url: &str) -> mu::Config {
+        let mut config = mu::Config::new(dir, cu_url);
+        config.gateway_url = Some(gateway_url.to_owned());
+        config.su_urls = vec![su_url.to_owned()];
+        config
+    }
 }
 
 /// One running unit: its shutdown token and its task.
@@ -184,59 +235,45 @@ impl Localnet {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
-            .map_err(|e| LocalnetError::Publish {
-                url: String::new(),
-                detail: e.to_string(),
-            })?;
+            .map_err(LocalnetError::HttpClient)?;
 
         let (listener, gateway_url) = bind("gateway", config.host, config.ports.gateway).await?;
-        let mut gateway_config = gateway::Config::new(dir.join("gateway"));
-        gateway_config.block_interval = Some(config.block_interval);
+        let gateway_config = wiring::gateway(&dir.join("gateway"), config.block_interval);
         self.spawn("gateway", |s| async move {
             Ok(gateway::run(gateway_config, listener, s).await?)
         });
         ready(&client, "gateway", &format!("{gateway_url}/info")).await?;
 
         let (listener, su_url) = bind("SU", config.host, config.ports.su).await?;
-        let mut su_config = su::Config::new(dir.join("su"));
-        su_config.gateway = Some(su::config::GatewayConfig {
-            url: gateway_url.clone(),
-            item_path: "/item/{id}".into(),
-            height_refresh: Duration::from_secs(1),
-        });
-        su_config.storage = su::StorageConfig::Http {
-            url: gateway_url.clone(),
-            path: "/tx".into(),
-        };
+        let su_config = wiring::su(&dir.join("su"), &gateway_url);
         self.spawn("SU", |s| async move {
             Ok(su::run(su_config, listener, s).await?)
         });
         let su_info = ready(&client, "SU", &format!("{su_url}/")).await?;
 
         let (listener, cu_url) = bind("CU", config.host, config.ports.cu).await?;
-        let cu_config = cu::Config::new(dir.join("cu"), &su_url, &gateway_url);
+        let cu_config = wiring::cu(&dir.join("cu"), &su_url, &gateway_url);
         self.spawn("CU", |s| async move {
             Ok(cu::run(cu_config, listener, s).await?)
         });
         ready(&client, "CU", &format!("{cu_url}/")).await?;
 
         let (listener, mu_url) = bind("MU", config.host, config.ports.mu).await?;
-        let mut mu_config = mu::Config::new(dir.join("mu"), &cu_url);
-        mu_config.gateway_url = Some(gateway_url.clone());
-        mu_config.su_urls = vec![su_url.clone()];
+        let mu_config = wiring::mu(&dir.join("mu"), &cu_url, &gateway_url, &su_url);
         self.spawn("MU", |s| async move {
             Ok(mu::run(mu_config, listener, s).await?)
         });
         let mu_health = ready(&client, "MU", &format!("{mu_url}/health")).await?;
 
-        let module = publish_library(&client, &gateway_url, &dir.join("publisher")).await?;
+        let publisher = ao_unit::wallet::load_or_create(None, &dir.join("publisher"))?;
+        let module = publish_library(&client, &gateway_url, &publisher).await?;
         self.summary = Summary {
             gateway_url,
             su_url,
             cu_url,
             mu_url,
-            scheduler: string_field(&su_info, "address"),
-            authority: string_field(&mu_health, "address"),
+            scheduler: string_field(&su_info, "SU", "address")?,
+            authority: string_field(&mu_health, "MU", "address")?,
             module: module.to_string(),
             data_dir: dir.clone(),
         };
@@ -357,8 +394,15 @@ async fn ready(
     }
 }
 
-fn string_field(json: &serde_json::Value, name: &str) -> String {
-    json[name].as_str().unwrap_or_default().to_owned()
+fn string_field(
+    json: &serde_json::Value,
+    unit: &'static str,
+    field: &'static str,
+) -> Result<String, LocalnetError> {
+    json[field]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or(LocalnetError::Answer { unit, field })
 }
 
 /// The default process library as a Module item signed by `signer`.
@@ -374,15 +418,14 @@ pub fn library_item(signer: &Signer) -> Result<DataItem, ao_core::item::BuildErr
     builder.data(cu::library::bundle()).sign(signer)
 }
 
-/// Uploads the library (signed by the wallet in `publisher_dir`, created on first run) to the
-/// gateway and returns its id. Uploading the same item again is harmless.
-async fn publish_library(
+/// Uploads the library, signed by `signer`, to the gateway and returns its id. Uploading the
+/// same item again is harmless.
+pub async fn publish_library(
     client: &reqwest::Client,
     gateway_url: &str,
-    publisher_dir: &Path,
+    signer: &Signer,
 ) -> Result<ao_core::Id, LocalnetError> {
-    let signer = ao_unit::wallet::load_or_create(None, publisher_dir)?;
-    let item = library_item(&signer)?;
+    let item = library_item(signer)?;
     let url = format!("{gateway_url}/tx");
     let failed = |detail: String| LocalnetError::Publish {
         url: url.clone(),
