@@ -135,17 +135,17 @@ impl Client {
 
     /// The result of `message`, waiting while the CU does not have it yet (404).
     pub fn result(&self, process: &str, message: &str) -> Result<Json, ShellError> {
+        const POLL: Duration = Duration::from_millis(100);
         let url = format!("{}/result/{message}?process-id={process}", self.cu_url);
         let deadline = std::time::Instant::now() + self.timeout;
         loop {
             match self.call(Unit::Cu, "GET", &url, self.http.get(&url)) {
-                Ok(json) => return Ok(json),
                 Err(ShellError::Status {
                     status: 404,
                     message: last,
                     ..
-                }) if std::time::Instant::now() < deadline => {
-                    if std::time::Instant::now() + Duration::from_millis(100) >= deadline {
+                }) => {
+                    if std::time::Instant::now() + POLL >= deadline {
                         return Err(ShellError::ResultTimeout {
                             message: message.to_owned(),
                             url,
@@ -153,9 +153,9 @@ impl Client {
                             last,
                         });
                     }
-                    std::thread::sleep(Duration::from_millis(100));
+                    std::thread::sleep(POLL);
                 }
-                Err(e) => return Err(e),
+                answer => return answer,
             }
         }
     }

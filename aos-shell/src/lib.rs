@@ -90,6 +90,13 @@ pub fn run(args: Args) -> i32 {
         Ok(code) => code,
         Err(e) => {
             eprintln!("\x1b[31maos: {e}\x1b[0m");
+            if matches!(e, ShellError::Unreachable { .. }) {
+                eprintln!(
+                    "Is the network running? Start one with `cargo run --release --bin ao-localnet`, \
+                     or point the shell at one with --mu-url, --cu-url, --gateway-url \
+                     (AOS_MU_URL, AOS_CU_URL, AOS_GATEWAY_URL)."
+                );
+            }
             if e.is_unreachable() { 2 } else { 1 }
         }
     }

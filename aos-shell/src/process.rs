@@ -103,8 +103,8 @@ fn tag(tags: &Json, name: &str) -> Option<String> {
 /// The newest module named [`LIBRARY_NAME`] on the gateway.
 pub fn default_module(client: &Client) -> Result<String, ShellError> {
     let data = client.graphql(
-        "{ transactions(tags: [{name: \"Type\", values: [\"Module\"]}, {name: \"Name\", values: [\"ao-rs process library\"]}], first: 1, sort: HEIGHT_DESC) { edges { node { id } } } }",
-        Json::Null,
+        "query ($name: String!) { transactions(tags: [{name: \"Type\", values: [\"Module\"]}, {name: \"Name\", values: [$name]}], first: 1, sort: HEIGHT_DESC) { edges { node { id } } } }",
+        json!({ "name": LIBRARY_NAME }),
     )?;
     data["transactions"]["edges"][0]["node"]["id"]
         .as_str()

@@ -230,6 +230,7 @@ fn a_unit_that_is_down_is_named_with_its_endpoint() {
         err.contains(&format!("cannot reach the CU at {closed}/result/")),
         "{err}"
     );
+    assert!(err.contains("Is the network running?"), "{err}");
     let (code, _, err) = one_shot(net, &["--mu-url", &closed, "mudown", "--run", "1"]);
     assert_eq!(code, 2, "{err}");
     assert!(
