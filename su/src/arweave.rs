@@ -166,32 +166,26 @@ impl ArweaveStorage {
     }
 
     async fn get_text(&self, path: &str) -> Result<String, ArweaveError> {
-        let request = format!("GET {}{path}", self.url);
-        let response = self
-            .client
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .map_err(|source| ArweaveError::Request {
-                request: request.clone(),
-                source,
-            })?;
-        read_answer(request, response).await
+        let url = format!("{}{path}", self.url);
+        self.send(format!("GET {url}"), self.client.get(url)).await
     }
 
     async fn post(&self, path: &str, body: &impl serde::Serialize) -> Result<(), ArweaveError> {
-        let request = format!("POST {}{path}", self.url);
-        let response = self
-            .client
-            .post(format!("{}{path}", self.url))
-            .json(body)
-            .send()
-            .await
-            .map_err(|source| ArweaveError::Request {
-                request: request.clone(),
-                source,
-            })?;
-        read_answer(request, response).await.map(drop)
+        let url = format!("{}{path}", self.url);
+        let request = self.client.post(&url).json(body);
+        self.send(format!("POST {url}"), request).await.map(drop)
+    }
+
+    /// Sends `builder` (described as `request` in errors) and reads a 2xx answer's text.
+    async fn send(
+        &self,
+        request: String,
+        builder: reqwest::RequestBuilder,
+    ) -> Result<String, ArweaveError> {
+        match builder.send().await {
+            Ok(response) => read_answer(request, response).await,
+            Err(source) => Err(ArweaveError::Request { request, source }),
+        }
     }
 }
 
