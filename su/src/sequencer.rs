@@ -244,9 +244,15 @@ impl Sequencer {
 
     /// The SU's time for `process`, once every message of it stamped before that time is
     /// durable (and so readable): a reader that then reads the schedule misses nothing
-    /// stamped at or before the answer, and any later message is stamped at or after it.
+    /// stamped at or before the answer, and any later message is stamped after it.
     /// (The CU runs cron ticks up to this time; PROTOCOL.md §4 `GET /timestamp`.)
     pub async fn settled_time(&self, process: &Id) -> Result<u64, ApiError> {
+        // The clock is read first. A message stamped after this read carries at least `now`,
+        // so answering `now - 1` leaves out every message stamped at the same millisecond as
+        // the answer (a reader could otherwise see a stamp at `now` whose commit had not yet
+        // been queued). Every message stamped below `now` was stamped before the read, when
+        // its slot already existed.
+        let now = now_ms();
         // Without a slot nothing of this process is in flight (and none is made for it, so
         // asking about unknown ids costs no memory).
         let slot = self
@@ -255,18 +261,14 @@ impl Sequencer {
             .unwrap_or_else(|p| p.into_inner())
             .get(process)
             .cloned();
-        let now = match slot {
-            Some(slot) => {
-                // Entries are handed to the writer under this lock: once we hold it, every
-                // entry stamped so far is queued ahead of the barrier below.
-                let _state = slot.state.lock().await;
-                now_ms()
-            }
-            None => now_ms(),
-        };
+        if let Some(slot) = slot {
+            // Entries are handed to the writer under this lock: once we hold it, every entry
+            // stamped before `now` is queued ahead of the barrier below.
+            drop(slot.state.lock().await);
+        }
         // The writer answers in queue order after each commit: an empty change is a barrier.
         self.writer.submit(WriteOp::OutboxAck(Vec::new())).await?;
-        Ok(now)
+        Ok(now.saturating_sub(1))
     }
 
     fn slot(&self, process: &Id) -> Arc<Slot> {
