@@ -20,14 +20,17 @@ pub const RESULTS_LIMIT_MAX: usize = 1000;
 pub const CRON_SETTLE_MS_DEFAULT: u64 = 1000;
 /// Cron ticks one catch-up evaluates at most (see [`Config::cron_catch_up_max`]).
 pub const CRON_CATCH_UP_MAX_DEFAULT: u64 = 10_000;
-/// Processes in memory at once by default (see [`Config::processes_max`]). Each is an OS
-/// thread with an 8 MiB stack (10.7 KB of it resident when idle, measured).
-pub const PROCESSES_MAX_DEFAULT: usize = 4096;
-/// The most `--processes-max` accepts. A Rust thread costs four memory mappings (stack, guard,
-/// signal stack, its guard) and Linux allows 65,530 by default (`vm.max_map_count`): a test
-/// spawning idle 8 MiB threads failed at 16,644, and Rust *aborts the whole process* when a
-/// new thread cannot map its signal stack. Lua heaps, redb and sockets need mappings too.
-pub const PROCESSES_MAX_MAX: usize = 12_000;
+/// Processes in memory at once by default (see [`Config::processes_max`]): the memory budget
+/// is the usual bound (8 GiB holds about 40,000 idle library processes).
+pub const PROCESSES_MAX_DEFAULT: usize = 100_000;
+/// Evaluation threads by default: four per core (a process waiting on a long message of a
+/// neighbour is the cost of sharing a thread), at least 4, at most 64.
+pub fn eval_threads_default() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores * 4).clamp(4, 64)
+}
+/// The most `--eval-threads` accepts. Each is an OS thread with an 8 MiB stack.
+pub const EVAL_THREADS_MAX: usize = 1024;
 /// Resident Lua memory of all processes together, MiB (see [`Config::memory_budget_bytes`]).
 pub const MEMORY_BUDGET_MB_DEFAULT: usize = 8192;
 /// How long a `Scheduler-Location` is trusted when its item has no `Time-To-Live`, ms.
@@ -51,13 +54,15 @@ pub struct Config {
     pub checkpoint_every: u64,
     /// Schedule entries asked of the SU per page.
     pub schedule_page: usize,
-    /// Processes held in memory at once (one thread each). At the limit the least recently
-    /// used idle process is evicted (checkpointed, then unloaded); only when every process has
+    /// Processes held in memory at once. At the limit the least recently used idle process is
+    /// evicted (checkpointed, then unloaded); only when every process has
     /// work in progress is a new one answered 503.
     pub processes_max: usize,
     /// Resident Lua memory of all processes together, bytes. When loading another process would
     /// pass it, idle processes are evicted, least recently used first, as for `processes_max`.
     pub memory_budget_bytes: usize,
+    /// OS threads that evaluate processes; every resident process lives on one of them.
+    pub eval_threads: usize,
     /// How long a `Scheduler-Location` without a `Time-To-Live` is trusted.
     pub location_ttl: Duration,
     /// Requests queued on one process; more are answered 503.
@@ -97,6 +102,7 @@ impl Config {
             schedule_page: SCHEDULE_PAGE_DEFAULT,
             processes_max: PROCESSES_MAX_DEFAULT,
             memory_budget_bytes: MEMORY_BUDGET_MB_DEFAULT << 20,
+            eval_threads: eval_threads_default(),
             location_ttl: Duration::from_millis(LOCATION_TTL_MS_DEFAULT),
             mailbox_max: 1024,
             idle_timeout: Duration::from_secs(600),
@@ -148,14 +154,17 @@ pub struct Args {
     /// Schedule entries asked of the SU per page.
     #[arg(long, env = "CU_SCHEDULE_PAGE", default_value_t = SCHEDULE_PAGE_DEFAULT)]
     pub schedule_page: usize,
-    /// Processes held in memory at once (one thread each); past it the least recently used
-    /// idle process is evicted.
+    /// Processes held in memory at once; past it the least recently used idle process is
+    /// evicted.
     #[arg(long, env = "CU_PROCESSES_MAX", default_value_t = PROCESSES_MAX_DEFAULT)]
     pub processes_max: usize,
     /// Resident Lua memory of all processes together, MiB; past it the least recently used
     /// idle processes are evicted.
     #[arg(long, env = "CU_MEMORY_BUDGET_MB", default_value_t = MEMORY_BUDGET_MB_DEFAULT)]
     pub memory_budget_mb: usize,
+    /// OS threads evaluating processes [default: 4 per core, 4 to 64].
+    #[arg(long, env = "CU_EVAL_THREADS")]
+    pub eval_threads: Option<usize>,
     /// Milliseconds a `Scheduler-Location` without a `Time-To-Live` is trusted.
     #[arg(long, env = "CU_LOCATION_TTL_MS", default_value_t = LOCATION_TTL_MS_DEFAULT)]
     pub location_ttl_ms: u64,
@@ -195,16 +204,19 @@ impl Args {
             ("--module-bytes-max", self.module_bytes_max),
             ("--dry-run-bytes-max", self.dry_run_bytes_max),
             ("--cron-catch-up-max", self.cron_catch_up_max as usize),
+            ("--eval-threads", self.eval_threads.unwrap_or(1)),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero { name });
             }
         }
-        if self.processes_max > PROCESSES_MAX_MAX {
+        if let Some(threads) = self.eval_threads
+            && threads > EVAL_THREADS_MAX
+        {
             return Err(ConfigError::TooLarge {
-                name: "--processes-max",
-                value: self.processes_max,
-                max: PROCESSES_MAX_MAX,
+                name: "--eval-threads",
+                value: threads,
+                max: EVAL_THREADS_MAX,
             });
         }
         let mut config = Config::new(self.data_dir, self.su_url, self.gateway_url);
@@ -213,6 +225,7 @@ impl Args {
         config.schedule_page = self.schedule_page;
         config.processes_max = self.processes_max;
         config.memory_budget_bytes = self.memory_budget_mb.saturating_mul(1 << 20);
+        config.eval_threads = self.eval_threads.unwrap_or_else(eval_threads_default);
         config.location_ttl = Duration::from_millis(self.location_ttl_ms);
         config.mailbox_max = self.mailbox_max;
         config.idle_timeout = Duration::from_secs(self.idle_timeout_secs.max(1));

@@ -50,6 +50,8 @@ pub enum CuError {
     Store(#[from] store::StoreError),
     #[error(transparent)]
     Key(#[from] ao_unit::wallet::KeyError),
+    #[error("cannot start the evaluation threads: {0}")]
+    Threads(std::io::Error),
     #[error("a startup task failed")]
     Startup,
 }
@@ -87,7 +89,7 @@ pub async fn run(
         "CU listening"
     );
     let shared = Arc::new(Shared::new(config, store.clone(), metrics.clone()));
-    let (workers, all_done) = Workers::new(shared);
+    let (workers, all_done) = Workers::new(shared).map_err(CuError::Threads)?;
     let app = Arc::new(server::App {
         workers,
         store,

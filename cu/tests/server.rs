@@ -1001,3 +1001,100 @@ async fn a_process_on_another_su_is_read_from_its_scheduler_location() {
     other.stop().await;
     net.stop().await;
 }
+
+/// Resident processes share the evaluation threads: with one thread, many processes stay
+/// resident and answer, and a process whose SU never answers holds up none of them (the
+/// clients run on the server's runtime, not on the evaluation thread).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_share_one_evaluation_thread_and_a_silent_su_blocks_none() {
+    const PROCESSES: usize = 12;
+    let mut net = Net::start("lua53").await;
+    net.restart_cu_with(|config| {
+        config.eval_threads = 1;
+        config.upstream_timeout = Duration::from_secs(20);
+    })
+    .await;
+    let (_, health) = net.get("/health").await;
+    assert_eq!(health["eval_threads"], 1, "{health}");
+    let mut processes = vec![net.process];
+    for n in 1..PROCESSES {
+        processes.push(net.spawn(&[("Name", &format!("p{n}"))], "1984").await);
+    }
+    // Every process answers, twice, from the one thread.
+    for round in 1..=2 {
+        let mut sent = Vec::new();
+        for process in &processes {
+            let (eval, _) = net.send_to(*process, &[("Action", "Eval")], COUNT).await;
+            sent.push((*process, eval));
+        }
+        for (process, eval) in &sent {
+            assert_eq!(
+                net.output_of(*process, eval).await,
+                format!("count={round}")
+            );
+        }
+    }
+    let (_, health) = net.get("/health").await;
+    assert_eq!(health["resident"], PROCESSES as u64, "{health}");
+
+    // A process whose SU (found by its Scheduler-Location) accepts and never answers.
+    let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hole_url = format!("http://{}", hole.local_addr().unwrap());
+    let (reached, mut reached_rx) = tokio::sync::mpsc::unbounded_channel();
+    let holding = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = hole.accept().await {
+            held.push(socket);
+            let _ = reached.send(());
+        }
+    });
+    let silent = Signer::from_ed25519_seed(&[9; 32]).unwrap();
+    let location = ao_core::ao::SchedulerLocation {
+        url: hole_url,
+        time_to_live_ms: 3_600_000,
+    }
+    .sign(&silent, [1; 32])
+    .unwrap();
+    let gateway_tx = format!("{}/tx/arweave", net.gateway.url);
+    post_raw(&net.client, &gateway_tx, &location).await;
+    let stuck = ItemBuilder::new()
+        .tag("Data-Protocol", "ao")
+        .tag("Variant", "ao.TN.1")
+        .tag("Type", "Process")
+        .tag("Module", net.module.to_string())
+        .tag("Scheduler", silent.address())
+        .data("1984")
+        .sign(&signer())
+        .unwrap();
+    post_raw(&net.client, &gateway_tx, &stuck).await;
+    let location_query = json!({
+        "query": ao_unit::location::LOCATION_QUERY,
+        "variables": { "owners": [silent.address()] },
+    });
+    wait_on_gateway(&net.client, &net.gateway.url, location_query).await;
+    let waiting = tokio::spawn({
+        let (client, url, pid) = (net.client.clone(), net.cu_url().to_owned(), stuck.id());
+        async move {
+            let r = client
+                .get(format!("{url}/result/{pid}?process-id={pid}"))
+                .send()
+                .await
+                .unwrap();
+            r.status().as_u16()
+        }
+    });
+    // Once that process's worker waits on the silent SU, the others still answer.
+    tokio::time::timeout(Duration::from_secs(10), reached_rx.recv())
+        .await
+        .expect("the CU never asked the silent SU");
+    let (_, health) = net.get("/health").await;
+    assert_eq!(health["processes"], PROCESSES as u64 + 1, "{health}");
+    for process in &processes {
+        let (eval, _) = net.send_to(*process, &[("Action", "Eval")], COUNT).await;
+        assert_eq!(net.output_of(*process, &eval).await, "count=3");
+    }
+    assert!(!waiting.is_finished(), "the silent SU answered");
+    waiting.abort();
+    holding.abort();
+    net.stop().await;
+}

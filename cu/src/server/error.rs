@@ -76,7 +76,9 @@ fn worker_status(e: &WorkerError) -> StatusCode {
         | WorkerError::ProcessField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         WorkerError::Upstream(e) => upstream_status(e),
         WorkerError::Locate(e) => locate_status(e),
-        WorkerError::ScheduleShort { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        WorkerError::ScheduleShort { .. } | WorkerError::ShuttingDown => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         WorkerError::StateGone { .. } | WorkerError::Unserializable(_) => StatusCode::CONFLICT,
         WorkerError::Store(_)
         | WorkerError::Schedule(_)

@@ -80,6 +80,7 @@ async fn health(State(app): AppState) -> Json<Json_> {
         "resident": resident,
         "resident_memory_bytes": memory,
         "evictions": app.metrics.evictions.load(std::sync::atomic::Ordering::Relaxed),
+        "eval_threads": app.workers.eval_threads(),
     }))
 }
 

@@ -104,25 +104,28 @@ impl Loaded {
         self.engine.used_memory()
     }
 
-    pub(super) fn serve(&mut self, request: Request) {
+    pub(super) async fn serve(&mut self, request: Request) {
         // A requester that gave up has dropped its receiver: the work is kept all the same.
         match request {
-            Request::Evaluate { to, reply } => drop(reply.send(self.evaluate_to(to, false))),
+            Request::Evaluate { to, reply } => drop(reply.send(self.evaluate_to(to, false).await)),
             Request::Cron { reply } => {
                 let answer = self
                     .evaluate_to(None, true)
+                    .await
                     .map(|_| self.cron.as_ref().map_or(0, |c| c.position.seq));
                 drop(reply.send(answer));
             }
             Request::DryRun { body, reply } => {
                 let answer = self
                     .evaluate_to(None, true)
+                    .await
                     .and_then(|_| self.dry_run(&body).map_err(Arc::new));
                 drop(reply.send(answer));
             }
             Request::State { to, reply } => {
                 let answer = self
                     .evaluate_to(to, to.is_none())
+                    .await
                     .and_then(|_| self.snapshot(to).map_err(Arc::new));
                 drop(reply.send(answer));
             }
@@ -131,7 +134,7 @@ impl Loaded {
 
     /// Evaluates up to nonce `to` (the SU's latest when `None`), and then, with `catch_up`, the
     /// cron ticks up to the SU's clock; the highest evaluated nonce.
-    fn evaluate_to(
+    async fn evaluate_to(
         &mut self,
         to: Option<u64>,
         catch_up: bool,
@@ -140,15 +143,17 @@ impl Loaded {
             return Err(e.clone());
         }
         let outcome = match to {
-            Some(target) => self.advance(target),
-            None => self.advance_to_now(catch_up),
+            Some(target) => self.advance(target).await,
+            None => self.advance_to_now(catch_up).await,
         };
         match outcome {
             Ok(()) => Ok(self.position.map(|p| p.nonce)),
             // The SU being away or behind is worth retrying; anything else stops the process.
-            Err(e @ (WorkerError::Upstream(_) | WorkerError::ScheduleShort { .. })) => {
-                Err(Arc::new(e))
-            }
+            Err(
+                e @ (WorkerError::Upstream(_)
+                | WorkerError::ScheduleShort { .. }
+                | WorkerError::ShuttingDown),
+            ) => Err(Arc::new(e)),
             Err(cause) => {
                 let nonce = self.reader.next_nonce();
                 tracing::warn!(process = %self.process, nonce, error = %cause, "process stopped");
@@ -165,30 +170,34 @@ impl Loaded {
     }
 
     /// Evaluates to the SU's latest message and, with `catch_up` and crons, the ticks after it.
-    fn advance_to_now(&mut self, catch_up: bool) -> Result<(), WorkerError> {
+    async fn advance_to_now(&mut self, catch_up: bool) -> Result<(), WorkerError> {
         // The SU's clock is read before its schedule: every message it orders afterwards has a
         // timestamp at or after it, so no tick up to it can belong before a message not yet read.
         let now = match &self.cron {
-            Some(_) if catch_up => Some(
-                self.shared
-                    .runtime
-                    .block_on(self.su.timestamp(&self.process))?,
-            ),
+            Some(_) if catch_up => {
+                let (su, process) = (self.su.clone(), self.process);
+                Some(
+                    self.shared
+                        .io(async move { su.timestamp(&process).await })
+                        .await?,
+                )
+            }
             _ => None,
         };
-        let target = self.latest_nonce()?;
-        self.advance(target)?;
+        let target = self.latest_nonce().await?;
+        self.advance(target).await?;
         match now {
             Some(now) => self.catch_up(now),
             None => Ok(()),
         }
     }
 
-    fn latest_nonce(&self) -> Result<u64, WorkerError> {
+    async fn latest_nonce(&self) -> Result<u64, WorkerError> {
+        let (su, process) = (self.su.clone(), self.process);
         let latest = self
             .shared
-            .runtime
-            .block_on(self.su.latest(&self.process))?
+            .io(async move { su.latest(&process).await })
+            .await?
             .ok_or(WorkerError::ProcessNotFound(self.process))?;
         nonce_of(&latest).ok_or(WorkerError::ScheduleShort {
             wanted: 0,
@@ -196,14 +205,15 @@ impl Loaded {
         })
     }
 
-    fn advance(&mut self, target: u64) -> Result<(), WorkerError> {
+    async fn advance(&mut self, target: u64) -> Result<(), WorkerError> {
         while self.reader.next_nonce() <= target {
             let from = self.reader.next_nonce();
             let limit = (target - from + 1).min(self.shared.config.schedule_page as u64) as usize;
-            let page =
-                self.shared
-                    .runtime
-                    .block_on(self.su.page(&self.process, from, target, limit))?;
+            let (su, process) = (self.su.clone(), self.process);
+            let page = self
+                .shared
+                .io(async move { su.page(&process, from, target, limit).await })
+                .await?;
             if page.edges.is_empty() {
                 return Err(WorkerError::ScheduleShort {
                     wanted: target,
@@ -216,6 +226,8 @@ impl Loaded {
             // memory already includes it.
             self.commit(&batch)?;
             outcome?;
+            // The other processes on this thread get their turn between pages.
+            tokio::task::yield_now().await;
         }
         Ok(())
     }

@@ -16,10 +16,11 @@ use crate::schedule::{self, ScheduleReader};
 /// The only module format this CU runs (PROTOCOL.md §9).
 pub const MODULE_FORMAT: &str = "lua53";
 
-pub(super) fn load(shared: &Arc<Shared>, process: Id) -> Result<Loaded, WorkerError> {
+pub(super) async fn load(shared: &Arc<Shared>, process: Id) -> Result<Loaded, WorkerError> {
+    let located = shared.clone();
     let (su, su_process) = shared
-        .runtime
-        .block_on(shared.locator.process(&process))?
+        .io(async move { located.locator.process(&process).await })
+        .await?
         .ok_or(WorkerError::ProcessNotFound(process))?;
     let tag = |name: &'static str| {
         su_process
@@ -30,7 +31,7 @@ pub(super) fn load(shared: &Arc<Shared>, process: Id) -> Result<Loaded, WorkerEr
             .ok_or(WorkerError::TagMissing { process, tag: name })
     };
     let module_tag = tag("Module")?;
-    let module = module(shared, &module_tag)?;
+    let module = module(shared, &module_tag).await?;
     let limits = Limits::from_tags(pairs(&module.info.tags), pairs(&su_process.tags))
         .map_err(WorkerError::engine)?;
     let env = schedule::env(&su_process, &module.info);
@@ -108,7 +109,7 @@ pub(super) fn load(shared: &Arc<Shared>, process: Id) -> Result<Loaded, WorkerEr
 }
 
 /// The module from the cache, or fetched from the gateway, checked and parsed.
-fn module(shared: &Shared, id_text: &str) -> Result<Arc<LoadedModule>, WorkerError> {
+async fn module(shared: &Shared, id_text: &str) -> Result<Arc<LoadedModule>, WorkerError> {
     let id = Id::parse(id_text, "Module").map_err(|_| WorkerError::BadId {
         what: "Module tag",
         value: id_text.to_owned(),
@@ -116,9 +117,10 @@ fn module(shared: &Shared, id_text: &str) -> Result<Arc<LoadedModule>, WorkerErr
     if let Some(found) = shared.modules.lock().expect("module cache").get(&id) {
         return Ok(found.clone());
     }
+    let gateway = shared.gateway.clone();
     let info = shared
-        .runtime
-        .block_on(shared.gateway.module_info(&id))?
+        .io(async move { gateway.module_info(&id).await })
+        .await?
         .ok_or_else(|| WorkerError::ModuleNotFound(id_text.to_owned()))?;
     let format = info
         .tags
@@ -132,7 +134,8 @@ fn module(shared: &Shared, id_text: &str) -> Result<Arc<LoadedModule>, WorkerErr
             found: format.to_owned(),
         });
     }
-    let data = shared.runtime.block_on(shared.gateway.data(&id))?;
+    let gateway = shared.gateway.clone();
+    let data = shared.io(async move { gateway.data(&id).await }).await?;
     let module = Module::parse(&data).map_err(WorkerError::engine)?;
     let loaded = Arc::new(LoadedModule {
         info,

@@ -1,32 +1,33 @@
-//! Per-process workers: each AO process in memory is owned by one OS thread (with
-//! [`STACK_BYTES_MIN`] of stack, because `Process` is not `Send` and Lua needs deep C stacks)
-//! that serves a bounded mailbox of [`Request`]s in order, so concurrent requests for the
-//! same process queue up and coalesce. Owns: the thread loop, loading, evaluation in nonce
+//! Per-process workers: each AO process in memory is owned by one task on one evaluation
+//! thread ([`pool`]: `Process` is not `Send`, and Lua needs deep C stacks) that serves a
+//! bounded mailbox of [`Request`]s in order, so concurrent requests for the same process
+//! queue up and coalesce. Owns: the thread loop, loading, evaluation in nonce
 //! order, storing results and checkpoints. Must never: hand its `Process` to another thread,
 //! skip a message, or keep evaluating after a gap or a broken chain (the process stops and
 //! every request gets the error).
 //!
 //! Codemap: [`registry`] (process id → mailbox, spawning, eviction under the process and
-//! memory limits, shutdown), `load` (SU process,
+//! memory limits, shutdown), `pool` (the evaluation threads), `load` (SU process,
 //! module from the gateway, crons, checkpoint), `evaluate` (the schedule and the cron ticks
 //! among and after it, dry runs, state).
 
 mod evaluate;
 mod load;
+mod pool;
 pub mod registry;
 mod result;
 
 use std::collections::HashMap;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use ao_core::Id;
 use ao_core::wire::DryRunRequest;
 use serde_json::Value as Json;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
-use crate::engine::{Module, STACK_BYTES_MIN};
+use crate::engine::Module;
 use crate::gateway_client::GatewayClient;
 use crate::locate::{LocateError, Locator};
 use crate::metrics::Metrics;
@@ -120,6 +121,8 @@ pub enum WorkerError {
     StateGone { wanted: u64, have: u64 },
     #[error("state cannot be checkpointed now: {0}")]
     Unserializable(String),
+    #[error("the CU is shutting down")]
+    ShuttingDown,
     #[error("process {process} stopped at nonce {nonce}: {cause}")]
     Stopped {
         process: Id,
@@ -155,7 +158,7 @@ pub struct Shared {
     pub gateway: GatewayClient,
     pub metrics: Arc<Metrics>,
     pub modules: Mutex<HashMap<Id, Arc<LoadedModule>>>,
-    /// Workers are threads; they run the async clients with `block_on` on this runtime.
+    /// The server's runtime: the SU and gateway clients run on it (see [`Shared::io`]).
     pub runtime: tokio::runtime::Handle,
 }
 
@@ -177,39 +180,61 @@ impl Shared {
             runtime: tokio::runtime::Handle::current(),
         }
     }
+
+    /// Runs `work` (a request to the SU or the gateway) on the server's runtime and waits for
+    /// it. The evaluation threads never do I/O themselves: a connection opened on one would
+    /// stall whenever that thread evaluates, for every thread sharing the connection pool.
+    async fn io<T, E>(
+        &self,
+        work: impl Future<Output = Result<T, E>> + Send + 'static,
+    ) -> Result<T, WorkerError>
+    where
+        T: Send + 'static,
+        E: Into<WorkerError> + Send + 'static,
+    {
+        match self.runtime.spawn(work).await {
+            Ok(result) => result.map_err(Into::into),
+            // The server's runtime is going away (a panic in a client is a bug; it surfaces
+            // the same way, as a failed request).
+            Err(_) => Err(WorkerError::ShuttingDown),
+        }
+    }
 }
 
-/// Spawns the thread that owns `process`. It exits when its mailbox is closed and empty (the
-/// registry evicted it, or shuts down) or after the idle timeout, having saved a checkpoint;
-/// dropping `lease` then removes it from the registry.
-fn spawn(
+/// The task that owns `process`, started on an evaluation thread. It ends when its mailbox is
+/// closed and empty (the registry evicted it, or shuts down) or after the idle timeout,
+/// having saved a checkpoint; dropping `lease` then removes it from the registry.
+fn start(
     shared: Arc<Shared>,
+    pool: &pool::Pool,
     process: Id,
-    mailbox: Receiver<Request>,
+    mailbox: mpsc::Receiver<Request>,
     lease: registry::Lease,
     done: tokio::sync::mpsc::Sender<()>,
 ) -> std::io::Result<()> {
-    let name = format!("cu-{}", &process.to_string()[..8]);
-    std::thread::Builder::new()
-        .name(name)
-        .stack_size(STACK_BYTES_MIN)
-        .spawn(move || {
-            run(&shared, process, &mailbox, &lease);
+    pool.spawn(Box::new(move || {
+        Box::pin(async move {
+            let mut mailbox = mailbox;
+            run(&shared, process, &mut mailbox, &lease).await;
             // Only now may a new worker for the process start: the checkpoint is saved.
             drop(lease);
             // The database must be closed once every worker is done: `shared` goes first.
             drop(shared);
             drop(done);
-        })?;
-    Ok(())
+        })
+    }))
 }
 
-fn run(shared: &Arc<Shared>, process: Id, mailbox: &Receiver<Request>, lease: &registry::Lease) {
-    let first = match mailbox.recv() {
-        Ok(request) => request,
-        Err(_) => return,
+async fn run(
+    shared: &Arc<Shared>,
+    process: Id,
+    mailbox: &mut mpsc::Receiver<Request>,
+    lease: &registry::Lease,
+) {
+    let Some(first) = mailbox.recv().await else {
+        return;
     };
-    let mut loaded = match load::load(shared, process) {
+    let mut loaded = match load::load(shared, process).await {
         Ok(loaded) => loaded,
         Err(e) => {
             // Nothing is kept: the next request starts a fresh worker that tries again.
@@ -219,7 +244,7 @@ fn run(shared: &Arc<Shared>, process: Id, mailbox: &Receiver<Request>, lease: &r
             fail(first, &e);
             // Until every sender is gone: the registry's went with `leave`, and callers drop
             // theirs right after sending.
-            while let Ok(request) = mailbox.recv() {
+            while let Some(request) = mailbox.recv().await {
                 fail(request, &e);
             }
             return;
@@ -228,17 +253,17 @@ fn run(shared: &Arc<Shared>, process: Id, mailbox: &Receiver<Request>, lease: &r
     Metrics::add(&shared.metrics.process_loads, 1);
     Metrics::add(&shared.metrics.processes_loaded, 1);
     lease.report_memory(loaded.used_memory());
-    loaded.serve(first);
+    loaded.serve(first).await;
     lease.report_memory(loaded.used_memory());
     loop {
-        match mailbox.recv_timeout(shared.config.idle_timeout) {
-            Ok(request) => {
-                loaded.serve(request);
+        match tokio::time::timeout(shared.config.idle_timeout, mailbox.recv()).await {
+            Ok(Some(request)) => {
+                loaded.serve(request).await;
                 lease.report_memory(loaded.used_memory());
             }
-            // Requests already queued are still served; `Disconnected` comes once none are.
-            Err(RecvTimeoutError::Timeout) => lease.leave(),
-            Err(RecvTimeoutError::Disconnected) => break,
+            // Requests already queued are still served; `None` comes once none are.
+            Err(_) => lease.leave(),
+            Ok(None) => break,
         }
     }
     loaded.save_checkpoint();

@@ -1,8 +1,8 @@
-//! The registry of workers: process id → the mailbox of the one thread that owns it. Owns:
+//! The registry of workers: process id → the mailbox of the one task that owns it. Owns:
 //! spawning a worker on first use, the limits on resident processes (`processes_max`), on their
 //! resident Lua memory (`memory_budget_bytes`) and on queued requests, eviction (the least
 //! recently used idle process goes first), sending a request again after its worker left, and
-//! shutdown (every mailbox closed, every thread awaited).
+//! shutdown (every mailbox closed, every worker awaited).
 //!
 //! A worker leaves (evicted, idle, or failed to load) in two steps: the registry drops its
 //! mailbox sender, so no new request reaches it, and the worker serves what is queued, saves a
@@ -15,13 +15,14 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use ao_core::Id;
+use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::sync::{oneshot, watch};
 
-use super::{Reply, Request, Shared, WorkerError, spawn};
+use super::pool::Pool;
+use super::{Reply, Request, Shared, WorkerError, start};
 use crate::metrics::Metrics;
 
 /// A request is sent again this many times when its worker left before taking it (each wait
@@ -43,7 +44,7 @@ pub enum CallError {
     MailboxFull(Id),
     #[error("the CU is shutting down")]
     ShuttingDown,
-    #[error("cannot start a worker thread: {0}")]
+    #[error("cannot start a worker: {0}")]
     Spawn(#[from] std::io::Error),
     #[error("process {0} kept unloading; try again")]
     Unavailable(Id),
@@ -53,7 +54,7 @@ struct Entry {
     generation: u64,
     /// `None` once the worker is leaving: it serves what is queued, saves a checkpoint and
     /// exits, and its lease then removes this entry.
-    mailbox: Option<SyncSender<Request>>,
+    mailbox: Option<mpsc::Sender<Request>>,
     /// Closed when the worker has exited.
     gone: watch::Receiver<()>,
     /// Calls between lookup and answer: while any, the process is not evicted.
@@ -156,9 +157,10 @@ pub struct Workers {
     shared: Arc<Shared>,
     inner: Arc<Mutex<Inner>>,
     limits: Arc<Limits>,
+    pool: Pool,
 }
 
-/// Resolves when every worker thread has exited after [`Workers::shutdown`].
+/// Resolves when every worker has exited after [`Workers::shutdown`].
 pub struct AllDone(tokio::sync::mpsc::Receiver<()>);
 
 impl AllDone {
@@ -169,7 +171,7 @@ impl AllDone {
 
 /// Where a request goes: a resident worker's mailbox, or wait for a leaving one to exit.
 enum Route {
-    Send(SyncSender<Request>, u64),
+    Send(mpsc::Sender<Request>, u64),
     Wait(watch::Receiver<()>),
 }
 
@@ -191,7 +193,7 @@ impl Drop for CallGuard<'_> {
     }
 }
 
-/// What a worker thread holds of its registry entry. Dropping it (when the thread ends) removes
+/// What a worker holds of its registry entry. Dropping it (when the worker ends) removes
 /// the entry and wakes the requests waiting for the worker to exit.
 pub(super) struct Lease {
     registry: Arc<Mutex<Inner>>,
@@ -249,7 +251,8 @@ impl Drop for Lease {
 }
 
 impl Workers {
-    pub fn new(shared: Arc<Shared>) -> (Workers, AllDone) {
+    /// The registry and its evaluation threads (`Config::eval_threads`).
+    pub fn new(shared: Arc<Shared>) -> std::io::Result<(Workers, AllDone)> {
         let (done, all_done) = tokio::sync::mpsc::channel(1);
         let inner = Inner {
             entries: HashMap::new(),
@@ -263,12 +266,14 @@ impl Workers {
             memory_bytes: AtomicUsize::new(0),
             metrics: shared.metrics.clone(),
         });
+        let pool = Pool::start(shared.config.eval_threads)?;
         let workers = Workers {
             shared,
             inner: Arc::new(Mutex::new(inner)),
             limits,
+            pool,
         };
-        (workers, AllDone(all_done))
+        Ok((workers, AllDone(all_done)))
     }
 
     pub fn shared(&self) -> &Arc<Shared> {
@@ -303,8 +308,8 @@ impl Workers {
             match sent {
                 Ok(()) => {}
                 Err(TrySendError::Full(_)) => return Err(CallError::MailboxFull(process)),
-                // The worker thread ended (it panicked): its lease removed the entry.
-                Err(TrySendError::Disconnected(_)) => continue,
+                // The worker ended (it panicked): its lease removed the entry.
+                Err(TrySendError::Closed(_)) => continue,
             }
             match answer.await {
                 Ok(result) => return result.map_err(CallError::Worker),
@@ -333,7 +338,7 @@ impl Workers {
             });
         }
         let max = self.limits.processes_max;
-        // Leaving workers are threads too; they exit as soon as their checkpoint is saved.
+        // Leaving workers hold their state until their checkpoint is saved.
         if inner.entries.len() >= 2 * max {
             return Err(CallError::TooManyProcesses { max });
         }
@@ -349,7 +354,7 @@ impl Workers {
             })?;
         let generation = inner.next_generation;
         inner.next_generation += 1;
-        let (mailbox, receiver) = sync_channel(self.shared.config.mailbox_max);
+        let (mailbox, receiver) = mpsc::channel(self.shared.config.mailbox_max);
         let (gone_sender, gone) = watch::channel(());
         let memory = Arc::new(AtomicUsize::new(0));
         let lease = Lease {
@@ -373,11 +378,18 @@ impl Workers {
             },
         );
         drop(inner);
-        spawn(self.shared.clone(), process, receiver, lease, done)?;
+        start(
+            self.shared.clone(),
+            &self.pool,
+            process,
+            receiver,
+            lease,
+            done,
+        )?;
         Ok(Route::Send(mailbox, generation))
     }
 
-    /// Processes with a worker thread now (resident or leaving).
+    /// Processes with a worker now (resident or leaving).
     pub fn len(&self) -> usize {
         self.inner.lock().expect("worker registry").entries.len()
     }
@@ -386,13 +398,18 @@ impl Workers {
         self.len() == 0
     }
 
+    /// The OS threads evaluating processes.
+    pub fn eval_threads(&self) -> usize {
+        self.pool.threads()
+    }
+
     /// Resident processes (not leaving) and the Lua memory they hold, bytes.
     pub fn resident(&self) -> (usize, usize) {
         self.inner.lock().expect("worker registry").resident()
     }
 
     /// Closes every mailbox: each worker finishes what is queued, saves a checkpoint and
-    /// exits. Await the [`AllDone`] from [`Workers::new`] for the threads to be gone.
+    /// exits. Await the [`AllDone`] from [`Workers::new`] for the workers to be gone.
     pub fn shutdown(&self) {
         let mut inner = self.inner.lock().expect("worker registry");
         inner.entries.clear();
