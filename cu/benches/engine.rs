@@ -1,6 +1,7 @@
 //! Engine micro-benchmarks (BENCHMARKS.md format: one `name value unit` line per figure).
 //! Run: `cargo bench -p cu --bench engine` (`-- many` runs only the many-processes figures,
-//! `-- many 20000 512` with 20,000 processes and a 512 MiB budget). W1 runs on the process library in `cu/lua`
+//! `-- many 20000 512` with 20,000 processes and a 512 MiB budget; `-- resident 100000 2`
+//! keeps 100,000 processes resident on 2 threads, no eviction). W1 runs on the process library in `cu/lua`
 //! (bundled from its manifest as the CU will), and so does W2 (its check value is compared with a
 //! simulation of the same transfers in Rust). "Many processes" spawns 100,000 library processes
 //! under a memory budget, evicting the least recently used to the CU's store as the server does.
@@ -355,6 +356,8 @@ fn many_processes(n: usize, budget: usize) {
             )
             .unwrap();
         assert_eq!(spawned.failure, None, "{}", spawned.result);
+        // As a worker does once its process is idle: what stays is the live state.
+        p.collect_garbage().unwrap();
         let used = p.used_memory();
         memory += used;
         resident.push_back((i, p, used));
@@ -451,6 +454,100 @@ fn many_processes(n: usize, budget: usize) {
     }
 }
 
+/// Spawns `n` library processes spread over `threads` threads (as the CU's evaluation
+/// threads hold them) and keeps every one resident: no budget, no eviction. Prints the spawn
+/// rate, the Lua memory of an idle process after a full collection, and the resident memory of
+/// the whole bench process per process (allocator overhead and the `Process` itself included).
+/// Then evaluates one message on a sample of them, to show they are live.
+fn resident_processes(n: usize, threads: usize) {
+    let rss_before = rss_bytes();
+    let start = Instant::now();
+    let (done, finished) = std::sync::mpsc::channel();
+    let (go, stop) = (
+        Arc::new(std::sync::Barrier::new(threads + 1)),
+        Arc::new(std::sync::Barrier::new(threads + 1)),
+    );
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (done, go, stop) = (done.clone(), go.clone(), stop.clone());
+            std::thread::Builder::new()
+                .stack_size(cu::engine::STACK_BYTES_MIN)
+                .spawn(move || {
+                    let module = library();
+                    let mut held = Vec::new();
+                    let mut memory = 0usize;
+                    for i in (t..n).step_by(threads) {
+                        let pid = many_pid(i);
+                        let mut p = Process::new(module.clone(), Limits::default()).unwrap();
+                        let spawned = p
+                            .handle(
+                                &process_message(&pid, 0, OWNER, "Spawn", ""),
+                                &many_env(&pid),
+                            )
+                            .unwrap();
+                        assert_eq!(spawned.failure, None, "{}", spawned.result);
+                        p.collect_garbage().unwrap();
+                        memory += p.used_memory();
+                        held.push((i, p));
+                    }
+                    done.send(memory).unwrap();
+                    drop(done);
+                    go.wait();
+                    // Every process is still live: a sample gets a message each.
+                    let mut times = Vec::new();
+                    for (i, p) in held.iter_mut().step_by(100) {
+                        let pid = many_pid(*i);
+                        let t0 = Instant::now();
+                        let r = p
+                            .handle(
+                                &process_message(
+                                    &pid,
+                                    1,
+                                    OWNER,
+                                    "Eval",
+                                    "Count = (Count or 0) + 1 return Count",
+                                ),
+                                &many_env(&pid),
+                            )
+                            .unwrap();
+                        times.push(t0.elapsed().as_secs_f64());
+                        assert_eq!(r.result["Output"]["data"], "1", "{}", r.result);
+                    }
+                    stop.wait();
+                    drop(held);
+                    times
+                })
+                .unwrap()
+        })
+        .collect();
+    drop(done);
+    let memory: usize = finished.iter().sum();
+    let elapsed = start.elapsed().as_secs_f64();
+    let rss = rss_bytes();
+    go.wait();
+    stop.wait();
+    let mut times: Vec<f64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    times.sort_by(f64::total_cmp);
+    println!("resident_processes {n} processes");
+    println!("resident_threads {threads} threads");
+    println!("resident_spawn_rate {:.0} processes/s", n as f64 / elapsed);
+    println!("resident_lua_per_idle_process {} bytes", memory / n.max(1));
+    println!("resident_rss_total {} MiB", rss >> 20);
+    println!(
+        "resident_rss_per_process {} bytes",
+        rss.saturating_sub(rss_before) / n.max(1)
+    );
+    if !times.is_empty() {
+        println!(
+            "resident_one_message_p50 {:.3} ms",
+            times[times.len() / 2] * 1e3
+        );
+    }
+}
+
 /// The allocator `ao-cu` uses (why: `cu/src/main.rs`), so these figures are the binary's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -459,6 +556,12 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let many_only = args.iter().any(|a| a == "many");
     let mut numbers = args.iter().filter_map(|a| a.parse::<usize>().ok());
+    if args.iter().any(|a| a == "resident") {
+        let n = numbers.next().unwrap_or(MANY_PROCESSES);
+        let threads = numbers.next().unwrap_or(2);
+        resident_processes(n, threads);
+        return;
+    }
     let n = numbers.next().unwrap_or(MANY_PROCESSES);
     let budget = numbers.next().map_or(MANY_BUDGET_BYTES, |mb| mb << 20);
     // The engine's documented stack (see `STACK_BYTES_MIN`).

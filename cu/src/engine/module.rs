@@ -1,5 +1,6 @@
 //! A module: the Lua sources a process runs (PROTOCOL.md §9). Owns: parsing one source or a
-//! JSON bundle, and checking that every source compiles. Must never: run module code.
+//! JSON bundle, and compiling every source once. Must never: run module code, or take
+//! bytecode from outside (only what it compiled itself from text is ever loaded as binary).
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,10 @@ const BINARY_CHUNK_SIGNATURE: &[u8] = b"\x1bLua";
 pub struct Module {
     main: String,
     sources: BTreeMap<String, Vec<u8>>,
+    /// Each source compiled once, as `string.dump` with debug info: every process of the
+    /// module loads this instead of parsing the text again (parsing the library was most of
+    /// the cost of a spawn). The functions are the ones the text gives, line info included.
+    bytecode: BTreeMap<String, Vec<u8>>,
 }
 
 impl Module {
@@ -21,19 +26,23 @@ impl Module {
     /// starts with `{` (no Lua chunk can), else one Lua source named `.process`. Every source is
     /// compiled once here, so a syntax error is reported before any process runs.
     pub fn parse(bytes: &[u8]) -> Result<Module, Error> {
-        let module = if bytes.trim_ascii_start().starts_with(b"{") {
+        let (main, sources) = if bytes.trim_ascii_start().starts_with(b"{") {
             Self::parse_bundle(bytes)?
         } else {
-            Module {
-                main: MAIN_DEFAULT.to_owned(),
-                sources: BTreeMap::from([(MAIN_DEFAULT.to_owned(), bytes.to_vec())]),
-            }
+            (
+                MAIN_DEFAULT.to_owned(),
+                BTreeMap::from([(MAIN_DEFAULT.to_owned(), bytes.to_vec())]),
+            )
         };
-        module.check_compiles()?;
-        Ok(module)
+        let bytecode = compile(&sources)?;
+        Ok(Module {
+            main,
+            sources,
+            bytecode,
+        })
     }
 
-    fn parse_bundle(bytes: &[u8]) -> Result<Module, Error> {
+    fn parse_bundle(bytes: &[u8]) -> Result<(String, BTreeMap<String, Vec<u8>>), Error> {
         let format = |reason: &str| Error::ModuleFormat {
             reason: reason.to_owned(),
         };
@@ -60,25 +69,7 @@ impl Module {
         if !sources.contains_key(&main) {
             return Err(Error::ModuleMainMissing { main });
         }
-        Ok(Module { main, sources })
-    }
-
-    fn check_compiles(&self) -> Result<(), Error> {
-        let lua = mlua::Lua::new_with(mlua::StdLib::NONE, mlua::LuaOptions::default())?;
-        for (name, source) in &self.sources {
-            if source.starts_with(BINARY_CHUNK_SIGNATURE) {
-                return Err(Error::ModuleBinary { name: name.clone() });
-            }
-            lua.load(source.as_slice())
-                .set_name(name.as_str())
-                .set_mode(mlua::chunk::ChunkMode::Text)
-                .into_function()
-                .map_err(|e| Error::ModuleSyntax {
-                    name: name.clone(),
-                    message: e.to_string(),
-                })?;
-        }
-        Ok(())
+        Ok((main, sources))
     }
 
     /// The module `require`d before every message.
@@ -91,8 +82,35 @@ impl Module {
         self.sources.get(name).map(Vec::as_slice)
     }
 
+    /// A bundled module compiled from its source (a binary chunk with debug info).
+    pub(crate) fn bytecode(&self, name: &str) -> Option<&[u8]> {
+        self.bytecode.get(name).map(Vec::as_slice)
+    }
+
     /// Module names, sorted.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.sources.keys().map(String::as_str)
     }
+}
+
+/// Compiles every source (text only: a binary chunk is refused) into its bytecode.
+fn compile(sources: &BTreeMap<String, Vec<u8>>) -> Result<BTreeMap<String, Vec<u8>>, Error> {
+    let lua = mlua::Lua::new_with(mlua::StdLib::NONE, mlua::LuaOptions::default())?;
+    let mut compiled = BTreeMap::new();
+    for (name, source) in sources {
+        if source.starts_with(BINARY_CHUNK_SIGNATURE) {
+            return Err(Error::ModuleBinary { name: name.clone() });
+        }
+        let function = lua
+            .load(source.as_slice())
+            .set_name(name.as_str())
+            .set_mode(mlua::chunk::ChunkMode::Text)
+            .into_function()
+            .map_err(|e| Error::ModuleSyntax {
+                name: name.clone(),
+                message: e.to_string(),
+            })?;
+        compiled.insert(name.clone(), function.dump(false));
+    }
+    Ok(compiled)
 }

@@ -147,6 +147,12 @@ impl Process {
         self.next_checkpoint_at = self.since.len().saturating_add(self.checkpoint_interval);
     }
 
+    /// Runs a full garbage collection (what an idle process keeps is then only its live
+    /// state). Not observable by the process beyond what `collectgarbage("collect")` is.
+    pub fn collect_garbage(&self) -> Result<(), Error> {
+        Ok(self.state.lua.gc_collect()?)
+    }
+
     /// Bytes the Lua state uses now.
     pub fn used_memory(&self) -> usize {
         self.state.lua.used_memory()

@@ -104,6 +104,14 @@ impl Loaded {
         self.engine.used_memory()
     }
 
+    /// A full collection, once the process is idle. Not observable by the process beyond
+    /// weak tables (see the sandbox's known limits), so a failure is only logged.
+    pub(super) fn collect_garbage(&mut self) {
+        if let Err(e) = self.engine.collect_garbage() {
+            tracing::warn!(process = %self.process, error = %e, "garbage collection failed");
+        }
+    }
+
     pub(super) async fn serve(&mut self, request: Request) {
         // A requester that gave up has dropped its receiver: the work is kept all the same.
         match request {

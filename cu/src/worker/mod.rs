@@ -37,6 +37,9 @@ use crate::su_client::{SuClient, UpstreamError};
 
 pub use registry::Workers;
 
+/// How long a process waits without requests before its garbage is collected.
+const IDLE_COLLECT_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// What a worker can be asked. Each carries the channel its answer goes back on.
 pub enum Request {
     /// Evaluate up to and including nonce `to` (the SU's latest when `None`); answers the
@@ -255,11 +258,26 @@ async fn run(
     lease.report_memory(loaded.used_memory());
     loaded.serve(first).await;
     lease.report_memory(loaded.used_memory());
+    // A process idle for `IDLE_COLLECT_AFTER` gets one full collection: what it then holds
+    // (and reports against the budget) is its live state, not the garbage of its last burst.
+    let collect_after = IDLE_COLLECT_AFTER.min(shared.config.idle_timeout);
+    let mut collected = false;
     loop {
-        match tokio::time::timeout(shared.config.idle_timeout, mailbox.recv()).await {
+        let wait = if collected {
+            shared.config.idle_timeout.saturating_sub(collect_after)
+        } else {
+            collect_after
+        };
+        match tokio::time::timeout(wait, mailbox.recv()).await {
             Ok(Some(request)) => {
                 loaded.serve(request).await;
                 lease.report_memory(loaded.used_memory());
+                collected = false;
+            }
+            Err(_) if !collected => {
+                loaded.collect_garbage();
+                lease.report_memory(loaded.used_memory());
+                collected = true;
             }
             // Requests already queued are still served; `None` comes once none are.
             Err(_) => lease.leave(),
