@@ -13,7 +13,7 @@
 //! are bounded and sent to with `try_send`, a leaving worker is awaited on a channel, and the
 //! lock is never held across I/O).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -63,6 +63,8 @@ struct Entry {
     used: u64,
     /// The process's Lua memory, as its worker last reported it.
     memory: Arc<AtomicUsize>,
+    /// `memory` when the worker started leaving (counted in `Inner::leaving_bytes`).
+    left_with: usize,
 }
 
 impl Entry {
@@ -73,6 +75,12 @@ impl Entry {
 
 struct Inner {
     entries: HashMap<Id, Entry>,
+    /// The resident entries as (`used`, id): the least recently used first. Kept in step with
+    /// `entries`, so finding whom to evict never scans or sorts every process.
+    lru: BTreeSet<(u64, Id)>,
+    /// The Lua memory leaving workers had when they left: `Limits::memory_bytes` less this is
+    /// what resident processes hold (closely enough for a budget).
+    leaving_bytes: usize,
     next_generation: u64,
     /// Counts lookups: the least recently used process has the smallest `used`.
     clock: u64,
@@ -88,13 +96,39 @@ enum Full {
 
 impl Inner {
     /// Resident (not leaving) processes and their Lua memory.
-    fn resident(&self) -> (usize, usize) {
-        self.entries
-            .values()
-            .filter(|e| e.resident())
-            .fold((0, 0), |(count, bytes), e| {
-                (count + 1, bytes + e.memory.load(Ordering::Relaxed))
-            })
+    fn resident(&self, limits: &Limits) -> (usize, usize) {
+        let all = limits.memory_bytes.load(Ordering::Relaxed);
+        (self.lru.len(), all.saturating_sub(self.leaving_bytes))
+    }
+
+    /// Marks `process` leaving: no new request reaches it; it is no longer resident.
+    fn leave(&mut self, process: &Id, generation: Option<u64>) {
+        let Some(entry) = self.entries.get_mut(process) else {
+            return;
+        };
+        if generation.is_some_and(|g| g != entry.generation) || entry.mailbox.is_none() {
+            return;
+        }
+        entry.mailbox = None;
+        entry.left_with = entry.memory.load(Ordering::Relaxed);
+        self.leaving_bytes += entry.left_with;
+        self.lru.remove(&(entry.used, *process));
+    }
+
+    /// Removes the entry of a worker that exited.
+    fn remove(&mut self, process: &Id, generation: u64) {
+        let Some(entry) = self.entries.get(process) else {
+            return;
+        };
+        if entry.generation != generation {
+            return;
+        }
+        if entry.resident() {
+            self.lru.remove(&(entry.used, *process));
+        } else {
+            self.leaving_bytes = self.leaving_bytes.saturating_sub(entry.left_with);
+        }
+        self.entries.remove(process);
     }
 
     /// Evicts idle resident processes (other than `except`), least recently used first, until
@@ -106,7 +140,7 @@ impl Inner {
         extra_bytes: usize,
         except: Option<Id>,
     ) -> Result<(), Full> {
-        let (mut count, mut bytes) = self.resident();
+        let (mut count, mut bytes) = self.resident(limits);
         let over = |count: usize, bytes: usize| {
             if count + extra_count > limits.processes_max {
                 Some(Full::Processes)
@@ -117,30 +151,29 @@ impl Inner {
                 None
             }
         };
-        if over(count, bytes).is_none() {
-            return Ok(());
-        }
-        let mut idle: Vec<(u64, Id)> = self
-            .entries
-            .iter()
-            .filter(|(id, e)| e.resident() && e.calls == 0 && Some(**id) != except)
-            .map(|(id, e)| (e.used, *id))
-            .collect();
-        idle.sort_unstable_by(|a, b| b.cmp(a));
-        while let Some(full) = over(count, bytes) {
-            let Some((_, process)) = idle.pop() else {
-                return Err(full);
-            };
-            let Some(entry) = self.entries.get_mut(&process) else {
+        let mut victims = Vec::new();
+        // Busy processes are skipped: they are few, so this walks little past the victims.
+        for (_, process) in &self.lru {
+            if over(count, bytes).is_none() {
+                break;
+            }
+            let entry = &self.entries[process];
+            if entry.calls > 0 || Some(*process) == except {
                 continue;
-            };
-            entry.mailbox = None;
+            }
+            victims.push(*process);
             count -= 1;
             bytes = bytes.saturating_sub(entry.memory.load(Ordering::Relaxed));
+        }
+        for process in victims {
+            self.leave(&process, None);
             Metrics::add(&limits.metrics.evictions, 1);
             tracing::debug!(%process, "process evicted");
         }
-        Ok(())
+        match over(count, bytes) {
+            Some(full) => Err(full),
+            None => Ok(()),
+        }
     }
 }
 
@@ -209,11 +242,7 @@ impl Lease {
     /// Stops new requests from reaching this worker (the ones queued are still served).
     pub(super) fn leave(&self) {
         let mut inner = self.registry.lock().expect("worker registry");
-        if let Some(entry) = inner.entries.get_mut(&self.process)
-            && entry.generation == self.generation
-        {
-            entry.mailbox = None;
-        }
+        inner.leave(&self.process, Some(self.generation));
     }
 
     /// Records the process's Lua memory now; past the budget, idle others are evicted.
@@ -240,13 +269,7 @@ impl Drop for Lease {
     fn drop(&mut self) {
         self.report_memory(0);
         let mut inner = self.registry.lock().expect("worker registry");
-        if inner
-            .entries
-            .get(&self.process)
-            .is_some_and(|e| e.generation == self.generation)
-        {
-            inner.entries.remove(&self.process);
-        }
+        inner.remove(&self.process, self.generation);
     }
 }
 
@@ -256,6 +279,8 @@ impl Workers {
         let (done, all_done) = tokio::sync::mpsc::channel(1);
         let inner = Inner {
             entries: HashMap::new(),
+            lru: BTreeSet::new(),
+            leaving_bytes: 0,
             next_generation: 0,
             clock: 0,
             done: Some(done),
@@ -330,9 +355,12 @@ impl Workers {
         if let Some(entry) = inner.entries.get_mut(&process) {
             return Ok(match &entry.mailbox {
                 Some(mailbox) => {
+                    let route = Route::Send(mailbox.clone(), entry.generation);
                     entry.calls += 1;
-                    entry.used = now;
-                    Route::Send(mailbox.clone(), entry.generation)
+                    let used = std::mem::replace(&mut entry.used, now);
+                    inner.lru.remove(&(used, process));
+                    inner.lru.insert((now, process));
+                    route
                 }
                 None => Route::Wait(entry.gone.clone()),
             });
@@ -342,7 +370,7 @@ impl Workers {
         if inner.entries.len() >= 2 * max {
             return Err(CallError::TooManyProcesses { max });
         }
-        let (count, bytes) = inner.resident();
+        let (count, bytes) = inner.resident(&self.limits);
         let estimate = bytes.checked_div(count).unwrap_or(0);
         inner
             .make_room(&self.limits, 1, estimate, None)
@@ -375,8 +403,10 @@ impl Workers {
                 calls: 1,
                 used: now,
                 memory,
+                left_with: 0,
             },
         );
+        inner.lru.insert((now, process));
         drop(inner);
         start(
             self.shared.clone(),
@@ -405,7 +435,10 @@ impl Workers {
 
     /// Resident processes (not leaving) and the Lua memory they hold, bytes.
     pub fn resident(&self) -> (usize, usize) {
-        self.inner.lock().expect("worker registry").resident()
+        self.inner
+            .lock()
+            .expect("worker registry")
+            .resident(&self.limits)
     }
 
     /// Closes every mailbox: each worker finishes what is queued, saves a checkpoint and
@@ -413,6 +446,8 @@ impl Workers {
     pub fn shutdown(&self) {
         let mut inner = self.inner.lock().expect("worker registry");
         inner.entries.clear();
+        inner.lru.clear();
+        inner.leaving_bytes = 0;
         inner.done = None;
     }
 }
