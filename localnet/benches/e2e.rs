@@ -13,6 +13,10 @@
 //! `GET /result/{id}` on the CU answers. "Sustained" also waits until the MU has drained its
 //! cranks (each result read back and its pong delivered to the gateway).
 //!
+//! `-- processes N` instead spawns N library processes through the MU (each ordered by the SU,
+//! its Process message evaluated by the CU when the MU cranks it) and reports the spawn rate
+//! and the CU's resident processes and memory at the end.
+//!
 //! Prints `name value unit` lines. `E2E_N` sets the messages per phase (default 2000), `E2E_C`
 //! the closed-loop concurrency (default 32). The machine's load average is printed first: other
 //! work on the same cores shows up in every figure.
@@ -47,14 +51,17 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     // `cargo bench` adds `--bench` (and possibly a filter); only `--unit` changes the mode.
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match flag(&args, "--unit") {
-        Some(unit) => unit_main(&unit, &args),
-        None => tokio::runtime::Builder::new_multi_thread()
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap()
-            .block_on(bench()),
+    };
+    match (flag(&args, "--unit"), flag(&args, "processes")) {
+        (Some(unit), _) => unit_main(&unit, &args),
+        (None, Some(n)) => runtime().block_on(many_processes(n.parse().expect("processes N"))),
+        (None, None) => runtime().block_on(bench()),
     }
 }
 
@@ -281,7 +288,14 @@ impl Net {
     }
 
     async fn spawn(&self, name: &str) -> Id {
-        let item = ItemBuilder::new()
+        let item = self.process_item(name);
+        self.post(item.encode()).await;
+        self.result(&item.id(), &item.id()).await;
+        item.id()
+    }
+
+    fn process_item(&self, name: &str) -> ao_core::DataItem {
+        ItemBuilder::new()
             .anchor(next_anchor())
             .tag("Data-Protocol", "ao")
             .tag("Variant", "ao.TN.1")
@@ -292,10 +306,12 @@ impl Net {
             .tag("Name", name)
             .data("")
             .sign(&self.owner)
-            .unwrap();
-        self.post(item.encode()).await;
-        self.result(&item.id(), &item.id()).await;
-        item.id()
+            .unwrap()
+    }
+
+    async fn cu_health(&self) -> Json {
+        let r = self.client.get(format!("{}/health", self.cu_url)).send();
+        r.await.unwrap().json().await.unwrap()
     }
 
     /// Sends an `Eval` through the MU and returns its output.
@@ -666,6 +682,92 @@ async fn bench() {
     println!(
         "e2e_check_count {total} pings (Count right on all {} processes, one outbox each)",
         expected.len()
+    );
+    drop(units);
+}
+
+fn rss_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
+/// `-- processes N`: N library processes spawned through the MU at `E2E_C` concurrency; each
+/// is resident on the CU once the MU has cranked its Process message.
+async fn many_processes(n: usize) {
+    let concurrency = std::env::var("E2E_C")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(CONCURRENCY_DEFAULT);
+    let root = tempfile::tempdir().unwrap();
+    let mut units = Units::default();
+    let net = Arc::new(Net::start(&mut units, root.path()).await);
+    let cu_pid = units
+        .pids()
+        .into_iter()
+        .find(|(name, _)| *name == "cu")
+        .map(|(_, pid)| pid)
+        .unwrap();
+    let rss_before = rss_bytes(cu_pid);
+    let items: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..n)
+            .map(|i| net.process_item(&format!("many-{i}")).encode())
+            .collect(),
+    );
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let clients: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (net, items, next) = (net.clone(), items.clone(), next.clone());
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    net.post(item.clone()).await;
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.await.unwrap();
+    }
+    let accepted = start.elapsed().as_secs_f64();
+    // Every crank reads the spawn's result from the CU, which loads the process.
+    net.drain().await;
+    let loaded = start.elapsed().as_secs_f64();
+    // Idle processes get a full collection after a second (`cu::worker`).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let health = net.cu_health().await;
+    let resident = health["resident"].as_u64().unwrap_or(0);
+    let rss = rss_bytes(cu_pid);
+    println!("processes_spawned {n} processes (through the MU, concurrency {concurrency})");
+    println!(
+        "processes_accepted_rate {:.0} processes/s",
+        n as f64 / accepted
+    );
+    println!(
+        "processes_loaded_rate {:.0} processes/s (ordered, cranked, evaluated on the CU)",
+        n as f64 / loaded
+    );
+    println!("processes_cu_resident {resident} processes");
+    println!(
+        "processes_cu_eval_threads {} threads",
+        health["eval_threads"]
+    );
+    println!(
+        "processes_cu_lua_per_process {} bytes",
+        health["resident_memory_bytes"].as_u64().unwrap_or(0) / resident.max(1)
+    );
+    println!("processes_cu_rss {} MiB", rss >> 20);
+    println!(
+        "processes_cu_rss_per_process {} bytes",
+        rss.saturating_sub(rss_before) / resident.max(1)
     );
     drop(units);
 }
