@@ -1,7 +1,8 @@
 //! Engine micro-benchmarks (BENCHMARKS.md format: one `name value unit` line per figure).
 //! Run: `cargo bench -p cu --bench engine` (`-- many` runs only the many-processes figures,
 //! `-- many 20000 512` with 20,000 processes and a 512 MiB budget; `-- resident 100000 2`
-//! keeps 100,000 processes resident on 2 threads, no eviction). W1 runs on the process library in `cu/lua`
+//! keeps 100,000 processes resident on 2 threads, no eviction; `-- w1 100000` or `-- w2 …` runs
+//! one workload alone). W1 runs on the process library in `cu/lua`
 //! (bundled from its manifest as the CU will), and so does W2 (its check value is compared with a
 //! simulation of the same transfers in Rust). "Many processes" spawns 100,000 library processes
 //! under a memory budget, evicting the least recently used to the CU's store as the server does.
@@ -556,6 +557,26 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let many_only = args.iter().any(|a| a == "many");
     let mut numbers = args.iter().filter_map(|a| a.parse::<usize>().ok());
+    if args.iter().any(|a| a == "w1" || a == "w2") {
+        // One workload alone (for profiling): `-- w1 100000`.
+        let n = numbers.next().unwrap_or(10_000) as i64;
+        let w1_only = args.iter().any(|a| a == "w1");
+        std::thread::Builder::new()
+            .stack_size(cu::engine::STACK_BYTES_MIN)
+            .spawn(move || {
+                if w1_only {
+                    println!("w1_ping_engine {:.0} msgs/s", w1(n).0);
+                } else {
+                    let (rate, check) = w2(n as usize);
+                    println!("w2_transfer_engine {rate:.0} msgs/s");
+                    println!("w2_check {check} value");
+                }
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        return;
+    }
     if args.iter().any(|a| a == "resident") {
         let n = numbers.next().unwrap_or(MANY_PROCESSES);
         let threads = numbers.next().unwrap_or(2);
