@@ -1098,3 +1098,31 @@ async fn processes_share_one_evaluation_thread_and_a_silent_su_blocks_none() {
     holding.abort();
     net.stop().await;
 }
+
+/// A result request for a message not yet evaluated evaluates the whole page the SU has
+/// newly scheduled, so a burst is read, evaluated and committed once, and the later messages'
+/// results are then served from the store without the SU.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_request_evaluates_the_burst_it_arrived_in() {
+    let net = Net::start("lua53").await;
+    // The process message first, alone.
+    let first = net.eval(COUNT).await;
+    assert_eq!(net.output(&first).await, "count=1");
+    let before = net.metric("ao_cu_messages_evaluated_total").await;
+    let mut burst = Vec::new();
+    for _ in 0..10 {
+        burst.push(net.eval(COUNT).await);
+    }
+    // Asking for the first of the burst evaluates all ten.
+    assert_eq!(net.output(&burst[0]).await, "count=2");
+    assert_eq!(
+        net.metric("ao_cu_messages_evaluated_total").await,
+        before + 10
+    );
+    // The SU goes away: the others are answered from the store, in order.
+    net.su.shutdown.cancel();
+    for (i, message) in burst.iter().enumerate().skip(1) {
+        assert_eq!(net.output(message).await, format!("count={}", i + 2));
+    }
+    net.stop().await;
+}

@@ -160,29 +160,15 @@ async fn result(
     let nonce = match read(&app.store, move |s| s.message_nonce(&message, &process)).await? {
         Some(nonce) => nonce,
         None if message == process => 0,
-        None => {
-            let su = app
-                .workers
-                .shared()
-                .locator
-                .su(&process)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::Call(CallError::Worker(Arc::new(WorkerError::ProcessNotFound(
-                        process,
-                    ))))
-                })?;
-            let scheduled =
-                su.message(&message, &process)
-                    .await?
-                    .ok_or_else(|| ApiError::MessageNotFound {
-                        message: message.to_string(),
-                        process: process.to_string(),
-                    })?;
-            nonce_of(&scheduled).ok_or(ApiError::Internal(
-                "the SU sent an assignment without Nonce",
-            ))?
-        }
+        None => match app
+            .workers
+            .call(process, |reply| Request::Reach { message, reply })
+            .await?
+        {
+            // Evaluated with the rest of the newly scheduled page: no SU lookup per message.
+            Some(nonce) => nonce,
+            None => scheduled_nonce(&app, &process, &message).await?,
+        },
     };
     let stored = read(&app.store, move |s| s.result(&process, nonce)).await?;
     let bytes = match stored {
@@ -399,4 +385,30 @@ async fn state(
         snapshot.bytes,
     )
         .into_response())
+}
+
+/// The nonce the SU gave `message` in `process`'s schedule; 404 when it has none.
+async fn scheduled_nonce(app: &App, process: &Id, message: &Id) -> Result<u64, ApiError> {
+    let process = *process;
+    let su = app
+        .workers
+        .shared()
+        .locator
+        .su(&process)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Call(CallError::Worker(Arc::new(WorkerError::ProcessNotFound(
+                process,
+            ))))
+        })?;
+    let scheduled =
+        su.message(message, &process)
+            .await?
+            .ok_or_else(|| ApiError::MessageNotFound {
+                message: message.to_string(),
+                process: process.to_string(),
+            })?;
+    nonce_of(&scheduled).ok_or(ApiError::Internal(
+        "the SU sent an assignment without Nonce",
+    ))
 }

@@ -20,7 +20,20 @@ use crate::engine::Process;
 use crate::metrics::Metrics;
 use crate::schedule::ScheduleReader;
 use crate::store::{Batch, CronEvaluated, Evaluated, StoredCheckpoint};
-use crate::su_client::{SuClient, SuNow, nonce_of};
+use crate::su_client::{SuClient, SuNow};
+
+/// How far a request needs the process evaluated.
+#[derive(Debug, Clone, Copy)]
+enum Goal {
+    /// Through this nonce and no further (a state at that nonce is wanted).
+    Exactly(u64),
+    /// Through this nonce, and whatever else the same pages hold.
+    AtLeast(u64),
+    /// Everything the SU has scheduled; with `catch_up`, cron ticks up to the SU's clock.
+    Now { catch_up: bool },
+    /// One page of what the SU has newly scheduled, if any.
+    OnePage,
+}
 
 /// Where the process stands: the last evaluated message.
 #[derive(Debug, Clone, Copy)]
@@ -115,24 +128,29 @@ impl Loaded {
     pub(super) async fn serve(&mut self, request: Request) {
         // A requester that gave up has dropped its receiver: the work is kept all the same.
         match request {
-            Request::Evaluate { to, reply } => drop(reply.send(self.evaluate_to(to, false).await)),
+            Request::Evaluate { to, reply } => {
+                let goal = to.map_or(Goal::Now { catch_up: false }, Goal::AtLeast);
+                drop(reply.send(self.evaluate(goal).await));
+            }
+            Request::Reach { message, reply } => drop(reply.send(self.reach(&message).await)),
             Request::Cron { reply } => {
                 let answer = self
-                    .evaluate_to(None, true)
+                    .evaluate(Goal::Now { catch_up: true })
                     .await
                     .map(|_| self.cron.as_ref().map_or(0, |c| c.position.seq));
                 drop(reply.send(answer));
             }
             Request::DryRun { body, reply } => {
                 let answer = self
-                    .evaluate_to(None, true)
+                    .evaluate(Goal::Now { catch_up: true })
                     .await
                     .and_then(|_| self.dry_run(&body).map_err(Arc::new));
                 drop(reply.send(answer));
             }
             Request::State { to, reply } => {
+                let goal = to.map_or(Goal::Now { catch_up: true }, Goal::Exactly);
                 let answer = self
-                    .evaluate_to(to, to.is_none())
+                    .evaluate(goal)
                     .await
                     .and_then(|_| self.snapshot(to).map_err(Arc::new));
                 drop(reply.send(answer));
@@ -140,19 +158,34 @@ impl Loaded {
         }
     }
 
-    /// Evaluates up to nonce `to` (the SU's latest when `None`), and then, with `catch_up`, the
-    /// cron ticks up to the SU's clock; the highest evaluated nonce.
-    async fn evaluate_to(
-        &mut self,
-        to: Option<u64>,
-        catch_up: bool,
-    ) -> Result<Option<u64>, Arc<WorkerError>> {
+    /// The nonce of `message` once evaluated: from the store, or after evaluating one page of
+    /// what the SU has newly scheduled (under load that page holds this message and the ones
+    /// queued behind it, which then find theirs in the store). `None`: not in that page.
+    async fn reach(&mut self, message: &Id) -> Result<Option<u64>, Arc<WorkerError>> {
+        let stored = |shared: &Shared, process: &Id| {
+            shared
+                .store
+                .message_nonce(message, process)
+                .map_err(|e| Arc::new(WorkerError::from(e)))
+        };
+        if let Some(nonce) = stored(&self.shared, &self.process)? {
+            return Ok(Some(nonce));
+        }
+        self.evaluate(Goal::OnePage).await?;
+        stored(&self.shared, &self.process)
+    }
+
+    /// Evaluates towards `goal`; the highest evaluated nonce. An error other than the SU being
+    /// away or behind stops the process for good.
+    async fn evaluate(&mut self, goal: Goal) -> Result<Option<u64>, Arc<WorkerError>> {
         if let Some(e) = &self.stopped {
             return Err(e.clone());
         }
-        let outcome = match to {
-            Some(target) => self.advance(target).await,
-            None => self.advance_to_now(catch_up).await,
+        let outcome = match goal {
+            Goal::Exactly(target) => self.advance(target).await,
+            Goal::AtLeast(target) => self.advance_past(target).await,
+            Goal::Now { catch_up } => self.advance_to_now(catch_up).await,
+            Goal::OnePage => self.advance_page().await.map(|_| ()),
         };
         match outcome {
             Ok(()) => Ok(self.position.map(|p| p.nonce)),
@@ -192,27 +225,57 @@ impl Loaded {
             }
             _ => None,
         };
-        let target = self.latest_nonce().await?;
-        self.advance(target).await?;
+        while self.advance_page().await? {}
         match now {
             Some(now) => self.catch_up(now),
             None => Ok(()),
         }
     }
 
-    async fn latest_nonce(&self) -> Result<u64, WorkerError> {
-        let (su, process) = (self.su.clone(), self.process);
-        let latest = self
-            .shared
-            .io(async move { su.latest(&process).await })
-            .await?
-            .ok_or(WorkerError::ProcessNotFound(self.process))?;
-        nonce_of(&latest).ok_or(WorkerError::ScheduleShort {
-            wanted: 0,
-            found: None,
-        })
+    /// Evaluates through nonce `target` and on to the end of the page that holds it: messages
+    /// scheduled in a burst are read, evaluated and committed together.
+    async fn advance_past(&mut self, target: u64) -> Result<(), WorkerError> {
+        while self.reader.next_nonce() <= target {
+            let from = self.reader.next_nonce();
+            if !self.advance_page().await? && self.reader.next_nonce() <= target {
+                return Err(WorkerError::ScheduleShort {
+                    wanted: target,
+                    found: from
+                        .checked_sub(1)
+                        .max(self.reader.next_nonce().checked_sub(1)),
+                });
+            }
+        }
+        Ok(())
     }
 
+    /// Evaluates the next page of the schedule (up to `schedule_page` entries) and commits it;
+    /// true when the page was full, so more may be waiting.
+    async fn advance_page(&mut self) -> Result<bool, WorkerError> {
+        let from = self.reader.next_nonce();
+        let limit = self.shared.config.schedule_page.max(1);
+        let to = from.saturating_add(limit as u64 - 1);
+        let (su, process) = (self.su.clone(), self.process);
+        let page = self
+            .shared
+            .io(async move { su.page(&process, from, to, limit).await })
+            .await?;
+        if page.edges.is_empty() {
+            return Ok(false);
+        }
+        let full = page.edges.len() >= limit;
+        let mut batch = Batch::new(self.process);
+        let outcome = self.evaluate_page(&page, u64::MAX, &mut batch);
+        // What was evaluated is committed even when a later entry failed: the state in memory
+        // already includes it.
+        self.commit(&batch)?;
+        outcome?;
+        // The other processes on this thread get their turn between pages.
+        tokio::task::yield_now().await;
+        Ok(full)
+    }
+
+    /// Evaluates exactly up to nonce `target` (a state at that nonce is wanted).
     async fn advance(&mut self, target: u64) -> Result<(), WorkerError> {
         while self.reader.next_nonce() <= target {
             let from = self.reader.next_nonce();

@@ -42,10 +42,16 @@ const IDLE_COLLECT_AFTER: std::time::Duration = std::time::Duration::from_secs(1
 
 /// What a worker can be asked. Each carries the channel its answer goes back on.
 pub enum Request {
-    /// Evaluate up to and including nonce `to` (the SU's latest when `None`); answers the
-    /// highest evaluated nonce.
+    /// Evaluate up to and including nonce `to` (and the rest of the schedule page holding it),
+    /// or to the SU's latest when `None`; answers the highest evaluated nonce.
     Evaluate {
         to: Option<u64>,
+        reply: Reply<Option<u64>>,
+    },
+    /// The nonce of `message` if it is evaluated, or once one page of newly scheduled
+    /// messages is evaluated; `None` when it is in neither.
+    Reach {
+        message: Id,
         reply: Reply<Option<u64>>,
     },
     /// Evaluate to the latest message and catch up on cron ticks; answers how many cron
@@ -295,6 +301,7 @@ fn fail(request: Request, e: &Arc<WorkerError>) {
     // A requester that gave up has dropped its receiver; nothing to do then.
     match request {
         Request::Evaluate { reply, .. } => drop(reply.send(Err(e.clone()))),
+        Request::Reach { reply, .. } => drop(reply.send(Err(e.clone()))),
         Request::Cron { reply } => drop(reply.send(Err(e.clone()))),
         Request::DryRun { reply, .. } => drop(reply.send(Err(e.clone()))),
         Request::State { reply, .. } => drop(reply.send(Err(e.clone()))),
