@@ -11,7 +11,8 @@
 //! (peak), the same on one process, then open loop at half the multi-process sustained rate
 //! (latency). Latency runs from the POST (its scheduled time in the open loop) until
 //! `GET /result/{id}` on the CU answers. "Sustained" also waits until the MU has drained its
-//! cranks (each result read back and its pong delivered to the gateway).
+//! cranks (each result read back and its pong delivered to the gateway) and the SU its outbox
+//! (every message and assignment uploaded to the gateway).
 //!
 //! `-- processes N` instead spawns N library processes through the MU (each ordered by the SU,
 //! its Process message evaluated by the CU when the MU cranks it) and reports the spawn rate
@@ -182,6 +183,7 @@ impl Drop for Units {
 
 struct Net {
     client: reqwest::Client,
+    su_url: String,
     cu_url: String,
     mu_url: String,
     scheduler: String,
@@ -242,6 +244,7 @@ impl Net {
             .unwrap();
         Net {
             client,
+            su_url,
             cu_url,
             mu_url,
             scheduler: su_info["address"].as_str().unwrap().to_owned(),
@@ -326,10 +329,11 @@ impl Net {
             .to_owned()
     }
 
-    async fn queue_depth(&self) -> u64 {
+    /// A gauge from a unit's Prometheus text.
+    async fn gauge(&self, url: &str, name: &str) -> u64 {
         let text = self
             .client
-            .get(format!("{}/metrics", self.mu_url))
+            .get(format!("{url}/metrics"))
             .send()
             .await
             .unwrap()
@@ -337,15 +341,19 @@ impl Net {
             .await
             .unwrap();
         text.lines()
-            .find_map(|l| l.strip_prefix("mu_queue_depth "))
-            .expect("the MU reports mu_queue_depth")
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("{url} reports no {name}"))
             .trim()
             .parse()
             .unwrap()
     }
 
+    /// Waits until the MU has pushed every crank and the SU has uploaded every ordered item
+    /// to the gateway: work still queued is not sustained throughput.
     async fn drain(&self) {
-        while self.queue_depth().await > 0 {
+        while self.gauge(&self.mu_url, "mu_queue_depth").await > 0
+            || self.gauge(&self.su_url, "su_outbox_depth").await > 0
+        {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -592,7 +600,7 @@ async fn phase(net: &Arc<Net>, cpu: &Cpu, name: &str, pings: Vec<Ping>, load: Lo
         ),
         Load::Open(rate) => println!("{name}_offered {rate:.0} msgs/s (open loop, {n} messages)"),
     }
-    println!("{name}_sustained {sustained:.0} msgs/s (until the MU drained its cranks)");
+    println!("{name}_sustained {sustained:.0} msgs/s (until the MU and the SU outbox drained)");
     report_latency(name, &run);
     cpu.report(name, &before, &after, run.drained, n);
     assert_eq!(

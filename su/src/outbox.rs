@@ -34,6 +34,8 @@ pub enum UploadError {
     Status { status: u16 },
     #[error(transparent)]
     Arweave(#[from] crate::arweave::ArweaveError),
+    #[error("the upload task ended without an answer")]
+    Interrupted,
 }
 
 /// An upload that stopped part way: the first `confirmed` items were stored.
@@ -50,7 +52,8 @@ pub trait PermanentStorage: Send + Sync + 'static {
     fn upload(&self, items: &[Vec<u8>]) -> impl Future<Output = Result<(), UploadFailed>> + Send;
 }
 
-/// POSTs each raw item to `{url}{path}` as `application/octet-stream`; any 2xx confirms.
+/// POSTs each raw item to `{url}{path}` as `application/octet-stream`, [`UPLOADS_IN_FLIGHT`]
+/// at a time; any 2xx confirms.
 pub struct HttpStorage {
     client: reqwest::Client,
     endpoint: String,
@@ -69,22 +72,53 @@ impl HttpStorage {
     }
 }
 
+/// Items posted at once: the gateway commits concurrent uploads together (one fsync), where
+/// one at a time each paid its own.
+const UPLOADS_IN_FLIGHT: usize = 8;
+
 impl PermanentStorage for HttpStorage {
     async fn upload(&self, items: &[Vec<u8>]) -> Result<(), UploadFailed> {
-        for (confirmed, item) in items.iter().enumerate() {
-            let fail = |error| UploadFailed { confirmed, error };
-            let response = self
-                .client
-                .post(&self.endpoint)
-                .header("content-type", "application/octet-stream")
-                .body(item.clone())
-                .send()
-                .await
-                .map_err(|e| fail(e.into()))?;
-            if !response.status().is_success() {
-                return Err(fail(UploadError::Status {
-                    status: response.status().as_u16(),
-                }));
+        let mut confirmed = 0;
+        for chunk in items.chunks(UPLOADS_IN_FLIGHT) {
+            let mut posts = tokio::task::JoinSet::new();
+            for (i, item) in chunk.iter().enumerate() {
+                let request = self
+                    .client
+                    .post(&self.endpoint)
+                    .header("content-type", "application/octet-stream")
+                    .body(item.clone());
+                posts.spawn(async move {
+                    let outcome = match request.send().await {
+                        Ok(response) if response.status().is_success() => Ok(()),
+                        Ok(response) => Err(UploadError::Status {
+                            status: response.status().as_u16(),
+                        }),
+                        Err(e) => Err(e.into()),
+                    };
+                    (i, outcome)
+                });
+            }
+            let mut outcomes: Vec<Option<Result<(), UploadError>>> =
+                (0..chunk.len()).map(|_| None).collect();
+            // A post task that panicked (a bug) leaves its item unconfirmed.
+            while let Some(joined) = posts.join_next().await {
+                if let Ok((i, outcome)) = joined {
+                    outcomes[i] = Some(outcome);
+                }
+            }
+            // Confirmed is a prefix: items after a failure are uploaded again (the storage
+            // treats a repeated item as already stored).
+            for outcome in outcomes {
+                match outcome {
+                    Some(Ok(())) => confirmed += 1,
+                    Some(Err(error)) => return Err(UploadFailed { confirmed, error }),
+                    None => {
+                        return Err(UploadFailed {
+                            confirmed,
+                            error: UploadError::Interrupted,
+                        });
+                    }
+                }
             }
         }
         Ok(())
