@@ -14,6 +14,7 @@
 //! grows until a checkpoint succeeds: replay then starts further back (from the module start
 //! if no checkpoint ever succeeded).
 
+use std::rc::Rc;
 use std::sync::Arc;
 
 use mlua::{Function, Value};
@@ -54,7 +55,9 @@ pub struct Process {
     limits: Limits,
     state: State,
     base: Option<Checkpoint>,
-    since: Vec<(Json, Json)>,
+    /// The messages since `base` with their `env`; a process's `env` rarely changes, so
+    /// consecutive equal ones share one copy.
+    since: Vec<(Json, Rc<Json>)>,
     checkpoint_interval: usize,
     next_checkpoint_at: usize,
 }
@@ -109,7 +112,11 @@ impl Process {
             self.roll_back()?;
             return Ok(evaluation);
         }
-        self.since.push((msg.clone(), env.clone()));
+        let env = match self.since.last() {
+            Some((_, last)) if **last == *env => last.clone(),
+            _ => Rc::new(env.clone()),
+        };
+        self.since.push((msg.clone(), env));
         if self.since.len() >= self.next_checkpoint_at {
             self.try_checkpoint()?;
         }
