@@ -333,6 +333,22 @@ fn many_env(pid: &str) -> Json {
     })
 }
 
+/// Library process `i`, its Process message evaluated, then collected as a worker collects an
+/// idle process: what stays is its live state.
+fn spawn_idle(module: &Arc<Module>, i: usize) -> Process {
+    let pid = many_pid(i);
+    let mut p = Process::new(module.clone(), Limits::default()).unwrap();
+    let spawned = p
+        .handle(
+            &process_message(&pid, 0, OWNER, "Spawn", ""),
+            &many_env(&pid),
+        )
+        .unwrap();
+    assert_eq!(spawned.failure, None, "{}", spawned.result);
+    p.collect_garbage().unwrap();
+    p
+}
+
 /// Spawns `n` library processes (each evaluates its Process message) one after another on this
 /// thread, keeping the resident ones' Lua memory under `budget`: past it the least recently used
 /// is checkpointed into the CU's store (one durable commit each, as a worker does when it
@@ -348,17 +364,7 @@ fn many_processes(n: usize, budget: usize) {
     let (mut evicted, mut evict_time, mut checkpoint_bytes) = (0usize, 0f64, 0usize);
     let start = Instant::now();
     for i in 0..n {
-        let pid = many_pid(i);
-        let mut p = Process::new(module.clone(), Limits::default()).unwrap();
-        let spawned = p
-            .handle(
-                &process_message(&pid, 0, OWNER, "Spawn", ""),
-                &many_env(&pid),
-            )
-            .unwrap();
-        assert_eq!(spawned.failure, None, "{}", spawned.result);
-        // As a worker does once its process is idle: what stays is the live state.
-        p.collect_garbage().unwrap();
+        let p = spawn_idle(&module, i);
         let used = p.used_memory();
         memory += used;
         resident.push_back((i, p, used));
@@ -478,16 +484,7 @@ fn resident_processes(n: usize, threads: usize) {
                     let mut held = Vec::new();
                     let mut memory = 0usize;
                     for i in (t..n).step_by(threads) {
-                        let pid = many_pid(i);
-                        let mut p = Process::new(module.clone(), Limits::default()).unwrap();
-                        let spawned = p
-                            .handle(
-                                &process_message(&pid, 0, OWNER, "Spawn", ""),
-                                &many_env(&pid),
-                            )
-                            .unwrap();
-                        assert_eq!(spawned.failure, None, "{}", spawned.result);
-                        p.collect_garbage().unwrap();
+                        let p = spawn_idle(&module, i);
                         memory += p.used_memory();
                         held.push((i, p));
                     }

@@ -895,6 +895,19 @@ async fn a_process_with_work_in_progress_is_never_evicted() {
     net.stop().await;
 }
 
+/// A Process item on `module`, scheduled by `scheduler`, signed by the test wallet.
+fn process_item(module: &Id, scheduler: &str) -> DataItem {
+    ItemBuilder::new()
+        .tag("Data-Protocol", "ao")
+        .tag("Variant", "ao.TN.1")
+        .tag("Type", "Process")
+        .tag("Module", module.to_string())
+        .tag("Scheduler", scheduler)
+        .data("1984")
+        .sign(&signer())
+        .unwrap()
+}
+
 /// Polls the gateway until GraphQL finds `query` non-empty.
 async fn wait_on_gateway(client: &reqwest::Client, gateway: &str, query: Json) {
     for _ in 0..400 {
@@ -924,15 +937,7 @@ async fn a_process_on_another_su_is_read_from_its_scheduler_location() {
     let dir = tempfile::tempdir().unwrap();
     let (other, other_address) = start_su_uploading(dir.path(), &net.gateway.url).await;
     assert_ne!(other_address, net.su_address);
-    let process = ItemBuilder::new()
-        .tag("Data-Protocol", "ao")
-        .tag("Variant", "ao.TN.1")
-        .tag("Type", "Process")
-        .tag("Module", net.module.to_string())
-        .tag("Scheduler", other_address.clone())
-        .data("1984")
-        .sign(&signer())
-        .unwrap();
+    let process = process_item(&net.module, &other_address);
     post_raw(&net.client, &format!("{}/", other.url), &process).await;
     let pid = process.id();
     let mut sent = Vec::new();
@@ -972,15 +977,7 @@ async fn a_process_on_another_su_is_read_from_its_scheduler_location() {
     assert_eq!(net.output(&own).await, "count=1");
 
     // An address with no Scheduler-Location is refused clearly.
-    let lost = ItemBuilder::new()
-        .tag("Data-Protocol", "ao")
-        .tag("Variant", "ao.TN.1")
-        .tag("Type", "Process")
-        .tag("Module", net.module.to_string())
-        .tag("Scheduler", "x".repeat(43))
-        .data("1984")
-        .sign(&signer())
-        .unwrap();
+    let lost = process_item(&net.module, &"x".repeat(43));
     post_raw(
         &net.client,
         &format!("{}/tx/arweave", net.gateway.url),
@@ -1057,15 +1054,7 @@ async fn processes_share_one_evaluation_thread_and_a_silent_su_blocks_none() {
     .unwrap();
     let gateway_tx = format!("{}/tx/arweave", net.gateway.url);
     post_raw(&net.client, &gateway_tx, &location).await;
-    let stuck = ItemBuilder::new()
-        .tag("Data-Protocol", "ao")
-        .tag("Variant", "ao.TN.1")
-        .tag("Type", "Process")
-        .tag("Module", net.module.to_string())
-        .tag("Scheduler", silent.address())
-        .data("1984")
-        .sign(&signer())
-        .unwrap();
+    let stuck = process_item(&net.module, &silent.address());
     post_raw(&net.client, &gateway_tx, &stuck).await;
     let location_query = json!({
         "query": ao_unit::location::LOCATION_QUERY,
