@@ -62,37 +62,35 @@ async fn start_gateway(dir: &std::path::Path) -> Unit<gateway::GatewayError> {
 }
 
 async fn start_su(dir: &std::path::Path) -> (Unit<su::SuError>, String) {
-    let (listener, url) = bind().await;
-    let shutdown = CancellationToken::new();
-    let config = su::Config::new(dir);
-    let task = tokio::spawn(su::run(config, listener, shutdown.clone()));
-    let info = wait_ready(&url).await;
-    let address = info["address"].as_str().unwrap().to_owned();
-    (
-        Unit {
-            url,
-            shutdown,
-            task,
-        },
-        address,
-    )
+    start_su_with(dir, |_| {}).await
 }
 
 /// An SU that uploads what it orders, and its Scheduler-Location item, to the gateway.
 async fn start_su_uploading(dir: &std::path::Path, gateway: &str) -> (Unit<su::SuError>, String) {
+    start_su_with(dir, |config| {
+        config.storage = su::StorageConfig::Http {
+            url: gateway.to_owned(),
+            path: "/tx".into(),
+        };
+        config.gateway = Some(su::config::GatewayConfig {
+            url: gateway.to_owned(),
+            item_path: "/item/{id}".into(),
+            height_refresh: Duration::from_secs(1),
+        });
+        config.upload_retry_initial = Duration::from_millis(50);
+    })
+    .await
+}
+
+/// An SU on its own port, configured by `configure`; its URL and wallet address.
+async fn start_su_with(
+    dir: &std::path::Path,
+    configure: impl FnOnce(&mut su::Config),
+) -> (Unit<su::SuError>, String) {
     let (listener, url) = bind().await;
     let shutdown = CancellationToken::new();
     let mut config = su::Config::new(dir);
-    config.storage = su::StorageConfig::Http {
-        url: gateway.to_owned(),
-        path: "/tx".into(),
-    };
-    config.gateway = Some(su::config::GatewayConfig {
-        url: gateway.to_owned(),
-        item_path: "/item/{id}".into(),
-        height_refresh: Duration::from_secs(1),
-    });
-    config.upload_retry_initial = Duration::from_millis(50);
+    configure(&mut config);
     let task = tokio::spawn(su::run(config, listener, shutdown.clone()));
     let info = wait_ready(&url).await;
     let address = info["address"].as_str().unwrap().to_owned();

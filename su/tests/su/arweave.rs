@@ -153,21 +153,9 @@ async fn ids_tagged(arlocal: &ArLocal, name: &str, value: &str) -> Vec<String> {
 }
 
 async fn wait_drained(c: &reqwest::Client, su: &Su, arlocal: &ArLocal) {
-    for _ in 0..600 {
-        let text = c
-            .get(format!("{}/metrics", su.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if text.contains("su_outbox_depth 0\n") {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    if !outbox_drained(c, su, Duration::from_secs(30)).await {
+        panic!("the outbox never drained; arlocal says: {}", arlocal.log());
     }
-    panic!("the outbox never drained; arlocal says: {}", arlocal.log());
 }
 
 #[tokio::test]

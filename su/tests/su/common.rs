@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ao_core::hash_chain::ChainVerifier;
 use ao_core::{DataItem, Id, ItemBuilder, Signer};
@@ -205,6 +206,26 @@ pub async fn spawn(client: &reqwest::Client, su: &Su, name: &str) -> String {
 }
 
 /// A tiny HTTP server for the gateway or storage stand-ins; returns its base URL.
+/// Polls the SU's metrics until its outbox is empty, for up to `wait`; false if it never was.
+pub async fn outbox_drained(client: &reqwest::Client, su: &Su, wait: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + wait;
+    while tokio::time::Instant::now() < deadline {
+        let text = client
+            .get(format!("{}/metrics", su.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains("su_outbox_depth 0\n") {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
 pub async fn serve(router: axum::Router) -> (String, CancellationToken) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();

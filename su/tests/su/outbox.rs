@@ -67,22 +67,7 @@ async fn outbox_survives_restart_and_retries_until_confirmed() {
         c.upload_retry_initial = Duration::from_millis(20);
     })
     .await;
-    let mut drained = false;
-    for _ in 0..300 {
-        let text = c
-            .get(format!("{}/metrics", su.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if text.contains("su_outbox_depth 0\n") {
-            drained = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let drained = outbox_drained(&c, &su, Duration::from_secs(6)).await;
     assert!(drained, "the outbox never drained");
     // Uploads run several at a time: after a failure, items that were stored alongside it are
     // sent again (storage keeps one copy per id), so count distinct items.
