@@ -236,71 +236,60 @@ impl Loaded {
     /// scheduled in a burst are read, evaluated and committed together.
     async fn advance_past(&mut self, target: u64) -> Result<(), WorkerError> {
         while self.reader.next_nonce() <= target {
-            let from = self.reader.next_nonce();
             if !self.advance_page().await? && self.reader.next_nonce() <= target {
                 return Err(WorkerError::ScheduleShort {
                     wanted: target,
-                    found: from
-                        .checked_sub(1)
-                        .max(self.reader.next_nonce().checked_sub(1)),
+                    found: self.reader.next_nonce().checked_sub(1),
                 });
             }
         }
         Ok(())
     }
 
-    /// Evaluates the next page of the schedule (up to `schedule_page` entries) and commits it;
-    /// true when the page was full, so more may be waiting.
+    /// Evaluates the next page of the schedule (up to `schedule_page` entries); true when the
+    /// page was full, so more may be waiting.
     async fn advance_page(&mut self) -> Result<bool, WorkerError> {
-        let from = self.reader.next_nonce();
-        let limit = self.shared.config.schedule_page.max(1);
-        let to = from.saturating_add(limit as u64 - 1);
-        let (su, process) = (self.su.clone(), self.process);
-        let page = self
-            .shared
-            .io(async move { su.page(&process, from, to, limit).await })
-            .await?;
-        if page.edges.is_empty() {
-            return Ok(false);
-        }
-        let full = page.edges.len() >= limit;
-        let mut batch = Batch::new(self.process);
-        let outcome = self.evaluate_page(&page, u64::MAX, &mut batch);
-        // What was evaluated is committed even when a later entry failed: the state in memory
-        // already includes it.
-        self.commit(&batch)?;
-        outcome?;
-        // The other processes on this thread get their turn between pages.
-        tokio::task::yield_now().await;
-        Ok(full)
+        let page = self.shared.config.schedule_page.max(1);
+        let to = self.reader.next_nonce().saturating_add(page as u64 - 1);
+        Ok(self.next_page(to).await? >= page)
     }
 
     /// Evaluates exactly up to nonce `target` (a state at that nonce is wanted).
     async fn advance(&mut self, target: u64) -> Result<(), WorkerError> {
         while self.reader.next_nonce() <= target {
             let from = self.reader.next_nonce();
-            let limit = (target - from + 1).min(self.shared.config.schedule_page as u64) as usize;
-            let (su, process) = (self.su.clone(), self.process);
-            let page = self
-                .shared
-                .io(async move { su.page(&process, from, target, limit).await })
-                .await?;
-            if page.edges.is_empty() {
+            if self.next_page(target).await? == 0 {
                 return Err(WorkerError::ScheduleShort {
                     wanted: target,
                     found: from.checked_sub(1),
                 });
             }
-            let mut batch = Batch::new(self.process);
-            let outcome = self.evaluate_page(&page, target, &mut batch);
-            // What was evaluated is committed even when a later entry failed: the state in
-            // memory already includes it.
-            self.commit(&batch)?;
-            outcome?;
-            // The other processes on this thread get their turn between pages.
-            tokio::task::yield_now().await;
         }
         Ok(())
+    }
+
+    /// Reads the schedule from the next nonce up to `to` (one page at most), evaluates it and
+    /// commits it; how many entries the page held.
+    async fn next_page(&mut self, to: u64) -> Result<usize, WorkerError> {
+        let from = self.reader.next_nonce();
+        let limit = (to - from + 1).min(self.shared.config.schedule_page.max(1) as u64) as usize;
+        let (su, process) = (self.su.clone(), self.process);
+        let page = self
+            .shared
+            .io(async move { su.page(&process, from, to, limit).await })
+            .await?;
+        if page.edges.is_empty() {
+            return Ok(0);
+        }
+        let mut batch = Batch::new(self.process);
+        let outcome = self.evaluate_page(&page, to, &mut batch);
+        // What was evaluated is committed even when a later entry failed: the state in memory
+        // already includes it.
+        self.commit(&batch)?;
+        outcome?;
+        // The other processes on this thread get their turn between pages.
+        tokio::task::yield_now().await;
+        Ok(page.edges.len())
     }
 
     fn evaluate_page(
